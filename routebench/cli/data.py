@@ -1,0 +1,1 @@
+"""`routebench download` and `routebench info` (filled in by the dataset layer)."""

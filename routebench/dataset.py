@@ -1,0 +1,402 @@
+"""The one dataset model of routebench: ``RouteTable``.
+
+A table holds N queries (id, prompt text, task name), the names of M LLMs, an N x M matrix of
+performance scores in [0, 1] (``perf``, the paper's d_ij) and an N x M matrix of costs in USD
+(``cost``, the paper's g_ij).
+
+On disk a dataset is ``data/<name>/table.parquet`` (columns ``id``, ``prompt``, ``task``, then
+``perf::<model>`` and ``cost::<model>`` per model, in model order) plus ``data/<name>/card.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from routebench import io
+
+PERF_PREFIX = "perf::"
+COST_PREFIX = "cost::"
+TABLE_FILE = "table.parquet"
+CARD_FILE = "card.json"
+
+MissingPolicy = Literal["error", "drop", "coalesce"]
+
+
+class DatasetError(ValueError):
+    """Bad input data. The message names the file, column, row and value at fault."""
+
+
+def _where(file: str | Path | None, column: str | None = None, row: Any = None) -> str:
+    parts = [str(file) if file else "<table>"]
+    if column is not None:
+        parts.append(f"column {column!r}")
+    if row is not None:
+        parts.append(f"row {row}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class RouteTable:
+    """N queries x M LLMs: per-query performance in [0, 1] and cost in USD.
+
+    ``perf[j, i]`` and ``cost[j, i]`` are query j's score and USD cost on LLM ``models[i]``.
+    ``embeddings`` (optional, N x D float32) are precomputed prompt vectors.
+    ``card`` carries provenance (source, licence, prices, ...) that is not per query.
+    """
+
+    ids: np.ndarray
+    prompts: np.ndarray
+    tasks: np.ndarray
+    models: tuple[str, ...]
+    perf: np.ndarray
+    cost: np.ndarray
+    name: str = "dataset"
+    embeddings: np.ndarray | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- basics
+    @property
+    def n(self) -> int:
+        """Number of queries."""
+        return int(self.perf.shape[0])
+
+    @property
+    def m(self) -> int:
+        """Number of LLMs."""
+        return len(self.models)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return f"RouteTable(name={self.name!r}, n={self.n}, m={self.m})"
+
+    def subset(self, rows: np.ndarray) -> RouteTable:
+        """The queries at ``rows`` (integer positions or a boolean mask), in that order."""
+        rows = np.asarray(rows)
+        emb = None if self.embeddings is None else self.embeddings[rows]
+        return replace(
+            self,
+            ids=self.ids[rows],
+            prompts=self.prompts[rows],
+            tasks=self.tasks[rows],
+            perf=self.perf[rows],
+            cost=self.cost[rows],
+            embeddings=emb,
+        )
+
+    def select_models(self, names: list[str] | tuple[str, ...]) -> RouteTable:
+        """The same queries restricted to the LLMs ``names``, in that order."""
+        missing = [n for n in names if n not in self.models]
+        if missing:
+            raise DatasetError(
+                f"{self.name}: unknown model(s) {missing}; the dataset has {list(self.models)}"
+            )
+        if len(set(names)) != len(names):
+            raise DatasetError(f"{self.name}: model list {list(names)} has duplicates")
+        cols = [self.models.index(n) for n in names]
+        return replace(self, models=tuple(names), perf=self.perf[:, cols], cost=self.cost[:, cols])
+
+    # ----------------------------------------------------------------- stats
+    def mean_perf(self) -> np.ndarray:
+        """Per-LLM mean score (length M)."""
+        return self.perf.mean(axis=0)
+
+    def mean_cost(self) -> np.ndarray:
+        """Per-LLM mean cost per query in USD (length M)."""
+        return self.cost.mean(axis=0)
+
+    def task_counts(self) -> dict[str, int]:
+        names, counts = np.unique(self.tasks.astype(str), return_counts=True)
+        return {str(k): int(v) for k, v in zip(names, counts)}
+
+    def content_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of ids, prompts, tasks, models, perf and cost."""
+        h = hashlib.sha256()
+        for col in (self.ids, self.prompts, self.tasks):
+            for value in col.astype(str):
+                h.update(value.encode("utf-8"))
+                h.update(b"\x00")
+            h.update(b"\x01")
+        h.update("\x00".join(self.models).encode("utf-8"))
+        h.update(np.ascontiguousarray(self.perf, dtype="<f8").tobytes())
+        h.update(np.ascontiguousarray(self.cost, dtype="<f8").tobytes())
+        return h.hexdigest()[:16]
+
+    # ----------------------------------------------------------------- frames
+    def to_frame(self) -> pd.DataFrame:
+        data: dict[str, Any] = {
+            "id": self.ids.astype(str),
+            "prompt": self.prompts.astype(str),
+            "task": self.tasks.astype(str),
+        }
+        for i, model in enumerate(self.models):
+            data[PERF_PREFIX + model] = self.perf[:, i]
+        for i, model in enumerate(self.models):
+            data[COST_PREFIX + model] = self.cost[:, i]
+        return pd.DataFrame(data)
+
+    def make_card(self, **extra: Any) -> dict[str, Any]:
+        """The JSON card: provenance from ``self.card`` plus summary statistics."""
+        card = dict(self.card)
+        card.update(extra)
+        card.update(
+            {
+                "name": self.name,
+                "n_queries": self.n,
+                "n_models": self.m,
+                "models": list(self.models),
+                "tasks": self.task_counts(),
+                "mean_perf": {m: float(v) for m, v in zip(self.models, self.mean_perf())},
+                "mean_cost_usd": {m: float(v) for m, v in zip(self.models, self.mean_cost())},
+                "content_hash": self.content_hash(),
+            }
+        )
+        card.setdefault("source", "unknown")
+        card.setdefault("licence", "unknown")
+        return card
+
+
+# --------------------------------------------------------------------------- validation
+def _model_columns(frame: pd.DataFrame, file: str | Path | None) -> tuple[str, ...]:
+    perf_models = [c[len(PERF_PREFIX) :] for c in frame.columns if c.startswith(PERF_PREFIX)]
+    cost_models = [c[len(COST_PREFIX) :] for c in frame.columns if c.startswith(COST_PREFIX)]
+    no_cost = [m for m in perf_models if m not in cost_models]
+    no_perf = [m for m in cost_models if m not in perf_models]
+    if no_cost:
+        raise DatasetError(
+            f"{_where(file, COST_PREFIX + no_cost[0])}: missing cost column for model "
+            f"{no_cost[0]!r} (every '{PERF_PREFIX}<model>' needs a '{COST_PREFIX}<model>')"
+        )
+    if no_perf:
+        raise DatasetError(
+            f"{_where(file, PERF_PREFIX + no_perf[0])}: missing performance column for model "
+            f"{no_perf[0]!r} (every '{COST_PREFIX}<model>' needs a '{PERF_PREFIX}<model>')"
+        )
+    return tuple(perf_models)
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, int]:
+    j, i = np.argwhere(mask)[0]
+    return int(j), int(i)
+
+
+def _coalesce(frame: pd.DataFrame, value_cols: list[str]) -> tuple[pd.DataFrame, int]:
+    """Merge rows that share an id and whose non-missing values agree; return (frame, merged)."""
+    dup = frame["id"].duplicated(keep=False)
+    if not dup.any():
+        return frame, 0
+    groups = frame[dup].groupby("id", sort=False)
+    # Copies complement each other when no column has two different non-missing values.
+    conflicts = groups[value_cols].nunique(dropna=True).max(axis=1) > 1
+    merged = groups.first()  # first non-missing value per column
+    merged = merged.loc[~conflicts].reset_index()
+    kept_conflicts = frame[dup & frame["id"].isin(conflicts[conflicts].index)]
+    # Keep row order: position of each id's first appearance.
+    first_pos = frame.reset_index(drop=True).groupby("id", sort=False).head(1)
+    order = {k: p for p, k in zip(first_pos.index, first_pos["id"])}
+    out = pd.concat([frame[~dup], merged, kept_conflicts], ignore_index=False)
+    out = out.assign(_pos=out["id"].map(order)).sort_values("_pos", kind="stable")
+    out = out.drop(columns="_pos").reset_index(drop=True)
+    return out, len(frame) - len(out)
+
+
+def table_from_frame(
+    frame: pd.DataFrame,
+    *,
+    name: str = "dataset",
+    file: str | Path | None = None,
+    models: list[str] | tuple[str, ...] | None = None,
+    missing: MissingPolicy = "error",
+    card: dict[str, Any] | None = None,
+    report: dict[str, int] | None = None,
+) -> RouteTable:
+    """Validate a canonical frame (``id``, ``prompt``, ``task``, ``perf::*``, ``cost::*``).
+
+    ``missing`` says what to do with rows whose scores or costs are missing: ``error`` (refuse),
+    ``drop`` (drop those rows), or ``coalesce`` (merge rows that share an id and complement each
+    other, then refuse any row still incomplete). Counts of dropped and merged rows are written
+    into ``report`` (keys ``dropped``, ``merged``) when given.
+    """
+    if missing not in ("error", "drop", "coalesce"):
+        raise ValueError(f"missing must be 'error', 'drop' or 'coalesce', got {missing!r}")
+    for col in ("id", "prompt"):
+        if col not in frame.columns:
+            raise DatasetError(f"{_where(file, col)}: required column is missing")
+    frame = frame.reset_index(drop=True)
+    if "task" not in frame.columns:
+        frame = frame.assign(task="default")
+    found = _model_columns(frame, file)
+    if not found:
+        raise DatasetError(
+            f"{_where(file)}: no model columns (expected '{PERF_PREFIX}<model>' and "
+            f"'{COST_PREFIX}<model>' columns for at least one model)"
+        )
+    if models is not None:
+        models = tuple(models)
+        absent = [m for m in models if m not in found]
+        if absent:
+            raise DatasetError(
+                f"{_where(file, PERF_PREFIX + absent[0])}: model {absent[0]!r} is missing; "
+                f"the file has {list(found)}"
+            )
+        extra = [m for m in found if m not in models]
+        if extra:
+            raise DatasetError(
+                f"{_where(file, PERF_PREFIX + extra[0])}: unexpected model {extra[0]!r}; "
+                f"expected exactly {list(models)}"
+            )
+    else:
+        models = found
+    if not models:
+        raise DatasetError(f"{_where(file)}: zero models")
+    value_cols = [PERF_PREFIX + m for m in models] + [COST_PREFIX + m for m in models]
+    for col in value_cols:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            converted = pd.to_numeric(frame[col], errors="coerce")
+            bad = converted.isna() & frame[col].notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DatasetError(
+                    f"{_where(file, col, row)}: value {frame[col].iloc[row]!r} is not a number"
+                )
+            frame[col] = converted
+
+    dropped = merged = 0
+    if missing == "coalesce":
+        frame, merged = _coalesce(frame, value_cols)
+    incomplete = frame[value_cols].isna().any(axis=1).to_numpy()
+    if incomplete.any():
+        if missing == "drop":
+            dropped = int(incomplete.sum())
+            frame = frame.loc[~incomplete].reset_index(drop=True)
+        else:
+            row = int(np.flatnonzero(incomplete)[0])
+            col = next(c for c in value_cols if pd.isna(frame.at[row, c]))
+            raise DatasetError(
+                f"{_where(file, col, row)} (id {frame.at[row, 'id']!r}): missing value; "
+                f"{int(incomplete.sum())} row(s) are incomplete. Pass --drop-missing to drop them "
+                "or --coalesce to merge duplicated ids whose copies complement each other"
+            )
+    if report is not None:
+        report["dropped"] = dropped
+        report["merged"] = merged
+    if len(frame) == 0:
+        raise DatasetError(f"{_where(file)}: no queries left (zero rows)")
+
+    ids = frame["id"].astype(str).to_numpy(dtype=object)
+    dup = pd.Series(ids).duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DatasetError(
+            f"{_where(file, 'id', row)}: duplicated id {ids[row]!r}"
+            + (" (pass --coalesce to merge complementary copies)" if missing != "coalesce" else "")
+        )
+    prompts = frame["prompt"].fillna("").astype(str).to_numpy(dtype=object)
+    empty = np.array([not p.strip() for p in prompts])
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise DatasetError(f"{_where(file, 'prompt', row)} (id {ids[row]!r}): empty prompt")
+    tasks = frame["task"].fillna("default").astype(str).to_numpy(dtype=object)
+
+    perf = frame[[PERF_PREFIX + m for m in models]].to_numpy(dtype=np.float64)
+    cost = frame[[COST_PREFIX + m for m in models]].to_numpy(dtype=np.float64)
+    check_matrices(perf, cost, models, file=file, ids=ids)
+    return RouteTable(
+        ids=ids,
+        prompts=prompts,
+        tasks=tasks,
+        models=tuple(models),
+        perf=perf,
+        cost=cost,
+        name=name,
+        card=dict(card or {}),
+    )
+
+
+def check_matrices(
+    perf: np.ndarray,
+    cost: np.ndarray,
+    models: tuple[str, ...] | list[str],
+    *,
+    file: str | Path | None = None,
+    ids: np.ndarray | None = None,
+) -> None:
+    """Refuse scores outside [0, 1], NaN scores, and negative, NaN or infinite costs."""
+    def label(j: int) -> str:
+        return f" (id {ids[j]!r})" if ids is not None else ""
+
+    if perf.shape != cost.shape or perf.ndim != 2 or perf.shape[1] != len(models):
+        raise DatasetError(
+            f"{_where(file)}: perf {perf.shape} and cost {cost.shape} must both be N x {len(models)}"
+        )
+    bad = ~np.isfinite(perf) | (perf < 0) | (perf > 1)
+    if bad.any():
+        j, i = _first_bad(bad)
+        raise DatasetError(
+            f"{_where(file, PERF_PREFIX + models[i], j)}{label(j)}: score {perf[j, i]!r} "
+            "is outside [0, 1]"
+        )
+    bad = ~np.isfinite(cost) | (cost < 0)
+    if bad.any():
+        j, i = _first_bad(bad)
+        raise DatasetError(
+            f"{_where(file, COST_PREFIX + models[i], j)}{label(j)}: cost {cost[j, i]!r} USD "
+            "must be a finite number >= 0"
+        )
+
+
+# --------------------------------------------------------------------------- disk
+def dataset_dir(name: str, data_dir: str | Path = "data") -> Path:
+    return Path(data_dir) / name
+
+
+def save_table(table: RouteTable, directory: str | Path, **card_extra: Any) -> dict[str, Any]:
+    """Write ``table.parquet`` and ``card.json`` into ``directory`` atomically; return the card."""
+    directory = Path(directory)
+    card = table.make_card(**card_extra)
+    frame = table.to_frame()
+    io.write_with(directory / TABLE_FILE, lambda p: frame.to_parquet(p, index=False))
+    io.write_json(directory / CARD_FILE, card)
+    return card
+
+
+def load_table(directory: str | Path, *, name: str | None = None) -> RouteTable:
+    """Load and validate a dataset written by ``save_table``."""
+    directory = Path(directory)
+    table_path = directory / TABLE_FILE
+    card_path = directory / CARD_FILE
+    if not table_path.exists():
+        raise DatasetError(
+            f"{table_path}: no such dataset file; run `routebench download {directory.name}` first"
+        )
+    card = io.read_json(card_path) if card_path.exists() else {}
+    try:
+        frame = pd.read_parquet(table_path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DatasetError(f"{table_path}: cannot read Parquet ({exc})") from exc
+    models = card.get("models")
+    table = table_from_frame(
+        frame,
+        name=name or card.get("name") or directory.name,
+        file=table_path,
+        models=models,
+        card={k: v for k, v in card.items() if k in _PROVENANCE_KEYS},
+    )
+    want = card.get("content_hash")
+    if want and want != table.content_hash():
+        raise DatasetError(
+            f"{table_path}: content hash {table.content_hash()} does not match the card's {want} "
+            f"({card_path}); the file changed after download; re-run with --force"
+        )
+    return table
+
+
+#: Card keys that describe provenance (kept when a table is loaded and saved again).
+_PROVENANCE_KEYS = ("source", "licence", "citation", "prices_per_1m_tokens", "notes", "import")
