@@ -1,9 +1,87 @@
-"""`routebench simulate`."""
+"""`routebench simulate`: PORT, the baselines and the offline optima on one configuration."""
 
-from routebench.cli.common import app, not_built
+from __future__ import annotations
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
+from routebench.config import SimConfig, parse_routers, parse_seeds
+
+
+def print_summary(run_dir, title: str) -> None:
+    """Print a run's Table-1-style summary as a rich table."""
+    from routebench.simulate import summary_table
+
+    summary = pd.read_csv(run_dir / "summary.csv")
+    table = summary_table(summary)
+    rich_table = Table(title=title, title_justify="left")
+    for col in table.columns:
+        rich_table.add_column(col, justify="left" if col == "Router" else "right")
+    for _, row in table.iterrows():
+        rich_table.add_row(*[str(v) for v in row])
+    console.print(rich_table)
+    bounds = summary[summary["router"].isin(["lp-bound", "milp"])
+                     & (summary["metric"] == "performance")]
+    for _, row in bounds.iterrows():
+        console.print(f"{row['router']}: performance {row['mean']:.2f}")
 
 
 @app.command("simulate")
-def simulate() -> None:
-    """Replay query streams under budgets (not built yet)."""
-    not_built("simulate")
+@handle_errors
+def simulate(
+    name: str = typer.Argument(..., help="Dataset name (a folder under data/)."),
+    budget: float = typer.Option(1.0, help="Multiplier of the cost of the cheapest LLM."),
+    split: str = typer.Option("weighted", help="Budget split: weighted, cost, perf, uniform, "
+                              "extreme, random."),
+    extreme_k: int = typer.Option(1, help="k for the extreme split (1..5)."),
+    routers: str = typer.Option("all", help="'all', 'online', or a comma list of routers."),
+    eps: float = typer.Option(0.025, help="PORT: fraction of the stream used to learn gamma."),
+    alpha: float = typer.Option(1e-4, help="PORT: performance scale in the objective."),
+    gamma_solver: str = typer.Option("lbfgsb", help="PORT: 'lbfgsb' (public code) or 'lp' "
+                                     "(exact sample dual)."),
+    top_k: int = typer.Option(5, help="Nearest historical queries per estimate."),
+    seeds: str = typer.Option("0-9", help="Seeds, e.g. '0-9' or '0,3,5-7'."),
+    test_size: int = typer.Option(10_000, help="Queries in the test stream."),
+    split_seed: int = typer.Option(0, help="Seed of the history / test split."),
+    embedder: str = typer.Option("tfidf", help="tfidf, minilm or st:<model-id>."),
+    index: str = typer.Option("hnsw", help="flat, hnsw or ivf."),
+    models: str = typer.Option("", help="Comma list of LLMs to deploy (default: all)."),
+    batch_size: int = typer.Option(256, help="BatchSplit batch size."),
+    milp_limit: int = typer.Option(None, help="Solve the exact MILP when N x M is at most this."),
+    milp_time_limit: float = typer.Option(60.0, help="MILP time limit in seconds."),
+    force: bool = typer.Option(False, "--force", help="Recompute even if the run is complete."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Replay the test stream under per-LLM budgets through every router; write results/<key>/."""
+    from routebench.simulate import run_simulation
+
+    params = dict(
+        dataset=name,
+        budget=budget,
+        split=split,
+        extreme_k=extreme_k,
+        routers=parse_routers(routers),
+        eps=eps,
+        alpha=alpha,
+        gamma_solver=gamma_solver,
+        top_k=top_k,
+        seeds=parse_seeds(seeds),
+        test_size=test_size,
+        split_seed=split_seed,
+        embedder=embedder,
+        index=index,
+        models=tuple(m.strip() for m in models.split(",") if m.strip()) or None,
+        batch_size=batch_size,
+        milp_time_limit=milp_time_limit,
+    )
+    if milp_limit is not None:
+        params["milp_limit"] = milp_limit
+    config = SimConfig(**params)
+    run_dir = run_simulation(
+        config, data_dir=data_dir(), results_root=results_dir(), force=force, progress=not quiet
+    )
+    print_summary(run_dir, f"{name}: budget x{budget:g}, {split} split, "
+                           f"{len(config.seeds)} seed(s), mean ± 95 % CI")
+    console.print(f"results: {run_dir}/ (results.parquet, summary.csv, summary.md, manifest.json)")

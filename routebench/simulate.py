@@ -1,0 +1,452 @@
+"""Replay a test stream under hard per-LLM budgets through PORT, the baselines and the oracles.
+
+``run_simulation(config)`` goes from an imported dataset to a results folder:
+split -> k-NN estimates (built or reused through the build-index code) -> budgets -> for each
+seed: a random arrival order, every router's decisions, the serve-or-drop replay, metrics.
+The offline LP bound and MILP optimum do not depend on the arrival order, so they are solved
+once per distinct budget vector and shared by all seeds.
+
+Folder layout and metric names: see ``docs/CONTRACTS.md``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from routebench import io
+from routebench.budgets import split_budget, total_budget
+from routebench.config import ONLINE_ROUTERS, ORACLE_ROUTERS, SimConfig
+from routebench.dataset import RouteTable, dataset_dir, load_table
+from routebench.engine import cumulative_spend, replay
+from routebench.estimate import stream_estimates
+from routebench.metrics import outcome_metrics, summarise
+from routebench.oracle import lp_choices, milp_allowed, solve_lp, solve_milp
+from routebench.routers import StreamInput, make_router
+from routebench.seeding import rngs
+from routebench.split import make_split
+
+RESULTS_FILE = "results.parquet"
+TRACE_FILE = "trace.parquet"
+MANIFEST_FILE = "manifest.json"
+SEEDS_DIR = "seeds"
+#: Whole-stream metrics shown in summaries, in table order.
+SUMMARY_METRICS = (
+    "performance",
+    "cost",
+    "ppc",
+    "throughput",
+    "relative_performance",
+    "cr_lp",
+    "cr_milp",
+    "decision_seconds",
+)
+#: Routers that read the exact k-NN estimates.
+_EXACT_ROUTERS = ("knn-perf", "knn-cost")
+#: Which named random stream each router draws from (``routebench.seeding.STREAMS``).
+_ROUTER_STREAM = {"port": "port_learning", "random": "random_router"}
+
+
+@dataclass
+class Prepared:
+    """Everything that does not depend on the seed: the test stream, estimates, budgets."""
+
+    config: SimConfig
+    table: RouteTable
+    test: RouteTable
+    perf_hat: np.ndarray
+    cost_hat: np.ndarray
+    perf_hat_exact: np.ndarray | None
+    cost_hat_exact: np.ndarray | None
+    hist_mean_perf: np.ndarray
+    hist_mean_cost: np.ndarray
+    total_budget: float
+    index_descriptor: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    _bounds: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.test.models
+
+    def budgets(self, seed_rngs: dict[str, np.random.Generator]) -> np.ndarray:
+        """Per-LLM budgets B_i in USD (the ``random`` split draws from the seed's stream)."""
+        cfg = self.config
+        return split_budget(
+            self.total_budget,
+            self.hist_mean_perf,
+            self.hist_mean_cost,
+            cfg.split,
+            k=cfg.extreme_k,
+            rng=seed_rngs["budget_split"],
+        )
+
+    def bounds(self, budgets: np.ndarray) -> dict[str, Any]:
+        """LP solutions (true and estimated features) and the MILP optimum for ``budgets``;
+        cached, since none of them depends on the arrival order."""
+        key = np.ascontiguousarray(budgets).tobytes()
+        if key not in self._bounds:
+            cfg = self.config
+            out: dict[str, Any] = {"lp_true": solve_lp(self.test.perf, self.test.cost, budgets)}
+            if "approx-opt" in cfg.routers:
+                out["lp_hat"] = solve_lp(self.perf_hat, self.cost_hat, budgets)
+            n, m = self.test.perf.shape
+            if milp_allowed(n, m, cfg.milp_limit):
+                out["milp"] = solve_milp(
+                    self.test.perf, self.test.cost, budgets, time_limit=cfg.milp_time_limit
+                )
+            else:
+                note = (
+                    f"MILP optimum skipped: N x M = {n} x {m} = {n * m:,} is over the limit "
+                    f"{cfg.milp_limit:,} (raise --milp-limit to solve it)"
+                )
+                if note not in self.notes:
+                    self.notes.append(note)
+            self._bounds[key] = out
+        return self._bounds[key]
+
+
+def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prepared:
+    """Load the dataset, split it, compute (or reuse) the k-NN estimates and the total budget."""
+    table = load_table(dataset_dir(config.dataset, data_dir))
+    if config.test_size >= table.n:
+        raise ValueError(
+            f"--test-size {config.test_size} is too large: dataset {config.dataset!r} has "
+            f"{table.n} queries and at least one must remain as history"
+        )
+    split = make_split(table.n, config.test_size, config.split_seed)
+    common = dict(
+        embedder=config.embedder,
+        embedder_params=dict(config.embedder_params) or None,
+        index=config.index,
+        index_params=dict(config.index_params) or None,
+        top_k=config.top_k,
+        data_dir=data_dir,
+        progress=progress,
+    )
+    # Estimates are per-LLM means over neighbours, so computing them on every LLM and then
+    # selecting a subset's columns equals computing them on the subset; the index is shared.
+    perf_hat, cost_hat, descriptor = stream_estimates(table, split, **common)
+    need_exact = any(r in config.routers for r in _EXACT_ROUTERS)
+    exact = stream_estimates(table, split, exact=True, **common) if need_exact else None
+    cols = np.arange(table.m)
+    if config.models is not None:
+        subset = table.select_models(list(config.models))  # validates the names
+        cols = np.array([table.models.index(m) for m in subset.models])
+        table = subset
+    history, test = split.tables(table)
+    return Prepared(
+        config=config,
+        table=table,
+        test=test,
+        perf_hat=perf_hat[:, cols],
+        cost_hat=cost_hat[:, cols],
+        perf_hat_exact=None if exact is None else exact[0][:, cols],
+        cost_hat_exact=None if exact is None else exact[1][:, cols],
+        hist_mean_perf=history.mean_perf(),
+        hist_mean_cost=history.mean_cost(),
+        total_budget=total_budget(test.cost, config.budget),
+        index_descriptor=descriptor,
+    )
+
+
+def _rows(router: str, seed: int, metrics: dict[str, float], per_llm: dict[str, np.ndarray],
+          models: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = [
+        {"router": router, "seed": seed, "metric": k, "llm": "", "value": float(v)}
+        for k, v in metrics.items()
+    ]
+    for metric, values in per_llm.items():
+        rows.extend(
+            {"router": router, "seed": seed, "metric": metric, "llm": m, "value": float(v)}
+            for m, v in zip(models, values)
+        )
+    return rows
+
+
+def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One seed: arrival order, every router, serve-or-drop, metrics. Returns (results, trace)."""
+    cfg = prep.config
+    streams = rngs(seed)
+    budgets = prep.budgets(streams)
+    bounds = prep.bounds(budgets)
+    order = streams["arrival_order"].permutation(prep.test.n)
+    perf, cost = prep.test.perf[order], prep.test.cost[order]
+
+    def permuted(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[order]
+
+    stream = StreamInput(
+        perf_hat=prep.perf_hat[order],
+        cost_hat=prep.cost_hat[order],
+        perf_hat_exact=permuted(prep.perf_hat_exact),
+        cost_hat_exact=permuted(prep.cost_hat_exact),
+        budgets=budgets,
+        models=prep.models,
+    )
+    lp_value = float(bounds["lp_true"].objective)
+    milp = bounds.get("milp")
+    rows: list[dict[str, Any]] = []
+    traces: list[pd.DataFrame] = []
+    perf_of: dict[str, float] = {}
+    for name in cfg.routers:
+        t0 = time.perf_counter()
+        info: dict[str, Any] = {}
+        if name in ORACLE_ROUTERS:
+            lp = bounds["lp_hat"] if name == "approx-opt" else bounds["lp_true"]
+            choices = lp_choices(lp)[order]
+        else:
+            router = make_router(name, **_router_params(cfg, name))
+            choices = router.route(stream, streams.get(_ROUTER_STREAM.get(name, ""), None))
+            info = dict(getattr(router, "info", {}) or {})
+        seconds = time.perf_counter() - t0
+        outcome = replay(choices, perf, cost, budgets)
+        metrics, per_llm = outcome_metrics(outcome, perf, cost)
+        metrics["decision_seconds"] = seconds
+        metrics["cr_lp"] = metrics["performance"] / lp_value if lp_value > 0 else math.nan
+        if milp is not None:
+            metrics["cr_milp"] = (
+                metrics["performance"] / milp.objective if milp.objective > 0 else math.nan
+            )
+        per_llm["budget"] = budgets
+        if "gamma" in info:
+            per_llm["gamma"] = np.asarray(info["gamma"], dtype=float)
+        perf_of[name] = metrics["performance"]
+        rows.extend(_rows(name, seed, metrics, per_llm, prep.models))
+        positions, spend = cumulative_spend(outcome, cost)
+        traces.append(
+            pd.DataFrame(
+                {
+                    "router": name,
+                    "seed": seed,
+                    "position": np.repeat(positions, len(prep.models)),
+                    "llm": np.tile(np.array(prep.models, dtype=object), len(positions)),
+                    "spend": spend.reshape(-1),
+                }
+            )
+        )
+    ref = perf_of.get("approx-opt")
+    if ref is not None:
+        rows.extend(
+            {
+                "router": name,
+                "seed": seed,
+                "metric": "relative_performance",
+                "llm": "",
+                "value": perf_of[name] / ref if ref > 0 else math.nan,
+            }
+            for name in cfg.routers
+        )
+    lp = bounds["lp_true"]
+    rows.extend(
+        _rows(
+            "lp-bound",
+            seed,
+            {"performance": lp.objective, "dual_objective": lp.dual_objective, "gap": lp.gap,
+             "seconds": lp.seconds},
+            {"gamma": np.asarray(lp.gamma, dtype=float), "budget": budgets},
+            prep.models,
+        )
+    )
+    if milp is not None:
+        rows.extend(
+            _rows(
+                "milp",
+                seed,
+                {"performance": milp.objective, "bound": milp.bound, "gap": milp.gap,
+                 "seconds": milp.seconds},
+                {},
+                prep.models,
+            )
+        )
+    frame = pd.DataFrame(rows, columns=["router", "seed", "metric", "llm", "value"])
+    frame = frame.astype({"seed": "int64", "value": "float64"})
+    return frame, pd.concat(traces, ignore_index=True)
+
+
+def _router_params(cfg: SimConfig, name: str) -> dict[str, Any]:
+    if name == "port":
+        return {"eps": cfg.eps, "alpha": cfg.alpha, "gamma_solver": cfg.gamma_solver}
+    if name == "batch-split":
+        return {"batch_size": cfg.batch_size}
+    return {}
+
+
+# --------------------------------------------------------------------------- run folder
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("routebench", "numpy", "scipy", "pandas", "pyarrow", "faiss-cpu", "highspy",
+                "scikit-learn", "numba"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def is_complete(run_dir: Path) -> bool:
+    """A run is complete once its manifest is written (it is written last)."""
+    return (run_dir / MANIFEST_FILE).exists() and (run_dir / RESULTS_FILE).exists()
+
+
+def run_simulation(
+    config: SimConfig,
+    *,
+    data_dir: Path = Path("data"),
+    results_root: Path = Path("results"),
+    force: bool = False,
+    progress: bool = True,
+    console: Console | None = None,
+) -> Path:
+    """Run ``config`` and return its folder ``results_root / config.run_key()``.
+
+    A finished identical config is skipped unless ``force``. Each finished seed is stored in
+    ``seeds/`` at once, so an interrupted run resumes where it stopped.
+    """
+    console = console or Console(stderr=True)
+    run_dir = Path(results_root) / config.run_key()
+    if is_complete(run_dir) and not force:
+        console.print(f"[dim]{run_dir}: already complete (use --force to recompute)[/]")
+        return run_dir
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    seeds_dir = run_dir / SEEDS_DIR
+    seeds_dir.mkdir(parents=True, exist_ok=True)
+    io.write_json(run_dir / "config.json", config.key_fields())
+
+    started = time.perf_counter()
+    prep = prepare(config, data_dir=Path(data_dir), progress=progress)
+    todo = [s for s in config.seeds if not (seeds_dir / f"{s}.parquet").exists()]
+    with Progress(
+        TextColumn("[bold]simulate[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(config.run_key(), total=len(config.seeds),
+                            completed=len(config.seeds) - len(todo))
+        for seed in todo:
+            frame, trace = run_seed(prep, seed)
+            io.write_with(seeds_dir / f"{seed}.trace.parquet",
+                          lambda p, t=trace: t.to_parquet(p, index=False))
+            io.write_with(seeds_dir / f"{seed}.parquet",
+                          lambda p, f=frame: f.to_parquet(p, index=False))
+            bar.advance(task)
+
+    results = pd.concat(
+        [pd.read_parquet(seeds_dir / f"{s}.parquet") for s in config.seeds], ignore_index=True
+    )
+    first = config.seeds[0]
+    trace = pd.read_parquet(seeds_dir / f"{first}.trace.parquet")
+    summary = summarise(results[results["llm"] == ""])
+    io.write_with(run_dir / RESULTS_FILE, lambda p: results.to_parquet(p, index=False))
+    io.write_with(run_dir / TRACE_FILE, lambda p: trace.to_parquet(p, index=False))
+    io.write_with(run_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    io.write_text(run_dir / "summary.md", summary_markdown(summary, config))
+    manifest = {
+        "run_key": config.run_key(),
+        "config": config.key_fields(),
+        "git_commit": _git_commit(),
+        "versions": _versions(),
+        "data_hash": prep.table.content_hash(),
+        "n_test": prep.test.n,
+        "n_history": prep.table.n - prep.test.n,
+        "models": list(prep.models),
+        "total_budget_usd": prep.total_budget,
+        "index": prep.index_descriptor,
+        "seeds_done": list(config.seeds),
+        "notes": prep.notes,
+        "seconds": time.perf_counter() - started,
+    }
+    io.write_json(run_dir / MANIFEST_FILE, manifest)
+    return run_dir
+
+
+# --------------------------------------------------------------------------- summaries
+_LABELS = {
+    "performance": "Performance",
+    "cost": "Cost (USD)",
+    "ppc": "PPC",
+    "throughput": "Throughput",
+    "relative_performance": "Relative",
+    "cr_lp": "CR vs LP",
+    "cr_milp": "CR vs MILP",
+    "decision_seconds": "Decide (s)",
+}
+
+
+def _fmt(metric: str, mean: float, lo: float, hi: float) -> str:
+    if not np.isfinite(mean):
+        return "n/a"
+    half = (hi - lo) / 2 if np.isfinite(lo) and np.isfinite(hi) else 0.0
+    if metric in ("relative_performance", "cr_lp", "cr_milp"):
+        return f"{100 * mean:.1f} ± {100 * half:.1f} %"
+    if metric == "cost":
+        return f"{mean:.4g} ± {half:.2g}"
+    if metric == "decision_seconds":
+        return f"{mean:.3g}"
+    return f"{mean:.1f} ± {half:.1f}"
+
+
+def summary_table(summary: pd.DataFrame, routers: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Wide table: one row per router (table order), one formatted column per metric."""
+    present = [m for m in SUMMARY_METRICS if m in set(summary["metric"])]
+    order = [r for r in (routers or ONLINE_ROUTERS + ORACLE_ROUTERS) if r in set(summary["router"])]
+    rows = []
+    for router in order:
+        sub = summary[summary["router"] == router].set_index("metric")
+        row = {"Router": router}
+        for metric in present:
+            if metric in sub.index:
+                r = sub.loc[metric]
+                row[_LABELS[metric]] = _fmt(metric, r["mean"], r["ci_low"], r["ci_high"])
+            else:
+                row[_LABELS[metric]] = "n/a"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_markdown(summary: pd.DataFrame, config: SimConfig) -> str:
+    table = summary_table(summary, config.routers)
+    lines = [
+        f"# {config.run_key()}",
+        "",
+        f"Dataset `{config.dataset}`, test stream {config.test_size}, budget x{config.budget:g}, "
+        f"split `{config.split}`, {len(config.seeds)} seed(s); mean ± 95 % CI over seeds.",
+        "",
+        table.to_markdown(index=False),
+    ]
+    bounds = summary[summary["router"].isin(["lp-bound", "milp"])
+                     & (summary["metric"] == "performance")]
+    for _, row in bounds.iterrows():
+        lines.append("")
+        lines.append(f"{row['router']}: performance {row['mean']:.2f}")
+    return "\n".join(lines) + "\n"
