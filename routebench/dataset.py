@@ -11,6 +11,7 @@ On disk a dataset is ``data/<name>/table.parquet`` (columns ``id``, ``prompt``, 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,12 @@ TABLE_FILE = "table.parquet"
 CARD_FILE = "card.json"
 
 MissingPolicy = Literal["error", "drop", "coalesce"]
+
+#: Optional provenance columns of a canonical frame: the input file each row came from and its
+#: row number there (0-based, header excluded). Importers that merge several files set them so
+#: that errors name the real file and row; they are not stored in the table.
+SOURCE_FILE_COL = "_source_file"
+SOURCE_ROW_COL = "_source_row"
 
 
 class DatasetError(ValueError):
@@ -114,15 +121,14 @@ class RouteTable:
 
     def task_counts(self) -> dict[str, int]:
         names, counts = np.unique(self.tasks.astype(str), return_counts=True)
-        return {str(k): int(v) for k, v in zip(names, counts)}
+        return {str(k): int(v) for k, v in zip(names, counts, strict=True)}
 
     def content_hash(self) -> str:
         """SHA-256 (first 16 hex digits) of ids, prompts, tasks, models, perf and cost."""
         h = hashlib.sha256()
         for col in (self.ids, self.prompts, self.tasks):
-            for value in col.astype(str):
-                h.update(value.encode("utf-8"))
-                h.update(b"\x00")
+            # str.join runs in C: hashing 2M prompts takes about a second.
+            h.update("\x00".join(col.astype(str).tolist()).encode("utf-8", "surrogatepass"))
             h.update(b"\x01")
         h.update("\x00".join(self.models).encode("utf-8"))
         h.update(np.ascontiguousarray(self.perf, dtype="<f8").tobytes())
@@ -153,8 +159,10 @@ class RouteTable:
                 "n_models": self.m,
                 "models": list(self.models),
                 "tasks": self.task_counts(),
-                "mean_perf": {m: float(v) for m, v in zip(self.models, self.mean_perf())},
-                "mean_cost_usd": {m: float(v) for m, v in zip(self.models, self.mean_cost())},
+                "mean_perf": dict(zip(self.models, map(float, self.mean_perf()), strict=True)),
+                "mean_cost_usd": dict(
+                    zip(self.models, map(float, self.mean_cost()), strict=True)
+                ),
                 "content_hash": self.content_hash(),
             }
         )
@@ -182,28 +190,71 @@ def _model_columns(frame: pd.DataFrame, file: str | Path | None) -> tuple[str, .
     return tuple(perf_models)
 
 
+def _locator(frame: pd.DataFrame, file: str | Path | None) -> Callable[[str | None, int], str]:
+    """``where(column, row)`` for positions in ``frame``: the row's own input file and row
+    number when the provenance columns are present, else ``file`` and the position."""
+    if SOURCE_FILE_COL in frame.columns:
+        files = frame[SOURCE_FILE_COL].astype(str).to_numpy(dtype=object)
+        rows = (
+            frame[SOURCE_ROW_COL].to_numpy()
+            if SOURCE_ROW_COL in frame.columns
+            else np.arange(len(frame))
+        )
+
+        def where(column: str | None, row: int) -> str:
+            return _where(files[row], column, int(rows[row]))
+
+        return where
+    return lambda column, row: _where(file, column, row)
+
+
 def _first_bad(mask: np.ndarray) -> tuple[int, int]:
     j, i = np.argwhere(mask)[0]
     return int(j), int(i)
 
 
-def _coalesce(frame: pd.DataFrame, value_cols: list[str]) -> tuple[pd.DataFrame, int]:
-    """Merge rows that share an id and whose non-missing values agree; return (frame, merged)."""
-    dup = frame["id"].duplicated(keep=False)
+def _coalesce(frame: pd.DataFrame, models: tuple[str, ...]) -> tuple[pd.DataFrame, int]:
+    """Merge rows that share an id and complement each other; return (frame, rows merged away).
+
+    Copies complement each other when, for every model, at most one distinct (score, cost) pair
+    is present among the copies that hold a score for it. A model's score and cost are taken
+    together from the copy that scored it (so a cost is always the one of the run that produced
+    the score); the prompt, task and provenance come from the copy with the most scores. Copies
+    that conflict are all kept (and then refused as duplicated ids). Rows keep the order of
+    each id's first appearance.
+    """
+    frame = frame.reset_index(drop=True)
+    dup = frame["id"].duplicated(keep=False).to_numpy()
     if not dup.any():
         return frame, 0
-    groups = frame[dup].groupby("id", sort=False)
-    # Copies complement each other when no column has two different non-missing values.
-    conflicts = groups[value_cols].nunique(dropna=True).max(axis=1) > 1
-    merged = groups.first()  # first non-missing value per column
-    merged = merged.loc[~conflicts].reset_index()
-    kept_conflicts = frame[dup & frame["id"].isin(conflicts[conflicts].index)]
-    # Keep row order: position of each id's first appearance.
-    first_pos = frame.reset_index(drop=True).groupby("id", sort=False).head(1)
-    order = {k: p for p, k in zip(first_pos.index, first_pos["id"])}
-    out = pd.concat([frame[~dup], merged, kept_conflicts], ignore_index=False)
-    out = out.assign(_pos=out["id"].map(order)).sort_values("_pos", kind="stable")
-    out = out.drop(columns="_pos").reset_index(drop=True)
+    perf_cols = [PERF_PREFIX + m for m in models]
+    sub = frame.loc[dup].assign(_pos=np.flatnonzero(dup))
+    conflicting: set[Any] = set()
+    picks: dict[str, pd.DataFrame] = {}
+    for m in models:
+        pair = [PERF_PREFIX + m, COST_PREFIX + m]
+        scored = sub.loc[sub[pair[0]].notna(), ["id", *pair]]
+        distinct = scored.drop_duplicates().groupby("id", sort=False).size()
+        conflicting.update(distinct.index[distinct > 1])
+        picks[m] = scored.drop_duplicates("id").set_index("id")[pair]
+    n_scores = sub[perf_cols].notna().sum(axis=1)
+    base = (
+        sub.assign(_n=n_scores)
+        .sort_values(["_n", "_pos"], ascending=[False, True], kind="stable")
+        .drop_duplicates("id")
+    )
+    base = base.loc[~base["id"].isin(conflicting)].set_index("id")
+    for m, pick in picks.items():
+        pick = pick.reindex(base.index)
+        base[PERF_PREFIX + m] = pick[PERF_PREFIX + m]
+        base[COST_PREFIX + m] = pick[COST_PREFIX + m]
+    first_pos = sub.groupby("id", sort=False)["_pos"].min()
+    base["_pos"] = first_pos.reindex(base.index)
+    kept = sub.loc[sub["id"].isin(conflicting)]
+    singles = frame.loc[~dup].assign(_pos=np.flatnonzero(~dup))
+    out = pd.concat([singles, base.reset_index().drop(columns="_n"), kept], ignore_index=True)
+    out = out.sort_values("_pos", kind="stable").drop(columns="_pos").reset_index(drop=True)
+    out = out[list(frame.columns)]
     return out, len(frame) - len(out)
 
 
@@ -264,13 +315,14 @@ def table_from_frame(
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise DatasetError(
-                    f"{_where(file, col, row)}: value {frame[col].iloc[row]!r} is not a number"
+                    f"{_locator(frame, file)(col, row)}: value {frame[col].iloc[row]!r} "
+                    "is not a number"
                 )
             frame[col] = converted
 
     dropped = merged = 0
     if missing == "coalesce":
-        frame, merged = _coalesce(frame, value_cols)
+        frame, merged = _coalesce(frame, tuple(models))
     incomplete = frame[value_cols].isna().any(axis=1).to_numpy()
     if incomplete.any():
         if missing == "drop":
@@ -280,7 +332,7 @@ def table_from_frame(
             row = int(np.flatnonzero(incomplete)[0])
             col = next(c for c in value_cols if pd.isna(frame.at[row, c]))
             raise DatasetError(
-                f"{_where(file, col, row)} (id {frame.at[row, 'id']!r}): missing value; "
+                f"{_locator(frame, file)(col, row)} (id {frame.at[row, 'id']!r}): missing value; "
                 f"{int(incomplete.sum())} row(s) are incomplete. Pass --drop-missing to drop them "
                 "or --coalesce to merge duplicated ids whose copies complement each other"
             )
@@ -290,24 +342,25 @@ def table_from_frame(
     if len(frame) == 0:
         raise DatasetError(f"{_where(file)}: no queries left (zero rows)")
 
+    where = _locator(frame, file)
     ids = frame["id"].astype(str).to_numpy(dtype=object)
     dup = pd.Series(ids).duplicated()
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         raise DatasetError(
-            f"{_where(file, 'id', row)}: duplicated id {ids[row]!r}"
+            f"{where('id', row)}: duplicated id {ids[row]!r}"
             + (" (pass --coalesce to merge complementary copies)" if missing != "coalesce" else "")
         )
     prompts = frame["prompt"].fillna("").astype(str).to_numpy(dtype=object)
     empty = np.array([not p.strip() for p in prompts])
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
-        raise DatasetError(f"{_where(file, 'prompt', row)} (id {ids[row]!r}): empty prompt")
+        raise DatasetError(f"{where('prompt', row)} (id {ids[row]!r}): empty prompt")
     tasks = frame["task"].fillna("default").astype(str).to_numpy(dtype=object)
 
     perf = frame[[PERF_PREFIX + m for m in models]].to_numpy(dtype=np.float64)
     cost = frame[[COST_PREFIX + m for m in models]].to_numpy(dtype=np.float64)
-    check_matrices(perf, cost, models, file=file, ids=ids)
+    check_matrices(perf, cost, models, file=file, ids=ids, where=where)
     return RouteTable(
         ids=ids,
         prompts=prompts,
@@ -327,27 +380,34 @@ def check_matrices(
     *,
     file: str | Path | None = None,
     ids: np.ndarray | None = None,
+    where: Callable[[str | None, int], str] | None = None,
 ) -> None:
-    """Refuse scores outside [0, 1], NaN scores, and negative, NaN or infinite costs."""
+    """Refuse scores outside [0, 1], NaN scores, and negative, NaN or infinite costs.
+
+    ``where(column, row)`` (optional) names the input file and row of a matrix row.
+    """
+    if where is None:
+        where = lambda column, row: _where(file, column, row)  # noqa: E731
     def label(j: int) -> str:
         return f" (id {ids[j]!r})" if ids is not None else ""
 
     if perf.shape != cost.shape or perf.ndim != 2 or perf.shape[1] != len(models):
         raise DatasetError(
-            f"{_where(file)}: perf {perf.shape} and cost {cost.shape} must both be N x {len(models)}"
+            f"{_where(file)}: perf {perf.shape} and cost {cost.shape} must both be "
+            f"N x {len(models)}"
         )
     bad = ~np.isfinite(perf) | (perf < 0) | (perf > 1)
     if bad.any():
         j, i = _first_bad(bad)
         raise DatasetError(
-            f"{_where(file, PERF_PREFIX + models[i], j)}{label(j)}: score {perf[j, i]!r} "
+            f"{where(PERF_PREFIX + models[i], j)}{label(j)}: score {perf[j, i]!r} "
             "is outside [0, 1]"
         )
     bad = ~np.isfinite(cost) | (cost < 0)
     if bad.any():
         j, i = _first_bad(bad)
         raise DatasetError(
-            f"{_where(file, COST_PREFIX + models[i], j)}{label(j)}: cost {cost[j, i]!r} USD "
+            f"{where(COST_PREFIX + models[i], j)}{label(j)}: cost {cost[j, i]!r} USD "
             "must be a finite number >= 0"
         )
 
