@@ -70,6 +70,18 @@ class SimConfig:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        # Normalise types so that equal configs get equal run keys (budget 1 == budget 1.0).
+        for f in fields(self):
+            value = getattr(self, f.name)
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if f.type == "float" and is_number:
+                object.__setattr__(self, f.name, float(value))
+            elif f.type == "int" and isinstance(value, float) and value.is_integer():
+                object.__setattr__(self, f.name, int(value))
+        for name in ("routers", "seeds", "models"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
         validate(self)
 
     # ------------------------------------------------------------------ identity

@@ -170,7 +170,7 @@ def _rows(router: str, seed: int, metrics: dict[str, float], per_llm: dict[str, 
     for metric, values in per_llm.items():
         rows.extend(
             {"router": router, "seed": seed, "metric": metric, "llm": m, "value": float(v)}
-            for m, v in zip(models, values)
+            for m, v in zip(models, values, strict=True)
         )
     return rows
 

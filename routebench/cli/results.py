@@ -1,9 +1,119 @@
-"""`routebench plot`, `report` and `sweep`."""
+"""`routebench plot`, `report` and `sweep`: thin wrappers over ``routebench.plot``,
+``routebench.report`` and ``routebench.sweep``."""
 
-from routebench.cli.common import app, not_built
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markdown import Markdown
+from rich.table import Table
+
+from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
+
+
+def _report(paths: list[Path], out: Path | None, formats: str, show: bool = True) -> list[Path]:
+    from routebench.report import build_report, default_out_dir, parse_formats, write_report
+    from routebench.results import load_runs
+
+    fmts = parse_formats(formats)
+    runs = load_runs(paths)
+    report = build_report(runs)
+    written = write_report(report, out or default_out_dir(runs), fmts)
+    if show:
+        console.print(Markdown(report.markdown()))
+    for p in written:
+        console.print(f"wrote {p}", highlight=False)
+    return written
+
+
+def _plot(paths: list[Path], out: Path | None, per_run: bool | None) -> None:
+    from routebench.plot import plot_runs
+    from routebench.report import default_out_dir
+    from routebench.results import load_runs
+
+    runs = load_runs(paths)
+    target = out or default_out_dir(runs) / "figures"
+    with console.status("drawing figures") as status:
+        summary = plot_runs(runs, target, per_run=per_run,
+                            progress=lambda name: status.update(f"drawing {name}"))
+    for name, _, files in summary.written:
+        console.print(f"wrote {name}: {', '.join(p.name for p in files)}", highlight=False)
+    for name, reason in summary.skipped:
+        console.print(f"[yellow]skipped[/] {name}: {reason}", highlight=False)
+    console.print(f"index: {summary.index}", highlight=False)
+
+
+@app.command("report")
+@handle_errors
+def report(
+    results: list[Path] = typer.Argument(..., help="Run folders, sweep folders or parents of "
+                                         "runs (e.g. results/)."),
+    format: str = typer.Option("md,csv,tex", "--format", help="Comma list of md, csv, tex."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: the run "
+                                    "folder for one run, the runs' common parent for several)."),
+) -> None:
+    """Table-1-style tables (mean ± 95 % CI over seeds) and PORT/baseline ratios."""
+    _report(results, out, format)
 
 
 @app.command("plot")
-def plot() -> None:
-    """Write the paper's figures (not built yet)."""
-    not_built("plot")
+@handle_errors
+def plot(
+    results: list[Path] = typer.Argument(..., help="Run folders, sweep folders or parents of "
+                                         "runs (e.g. results/)."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: figures/ in "
+                                    "the run folder, or in the runs' common parent)."),
+    per_run: bool | None = typer.Option(None, "--per-run/--no-per-run", help="Draw per-run "
+                                        "bar and spend figures (default: when 12 runs or "
+                                        "fewer)."),
+) -> None:
+    """Write the paper's figures (PNG and SVG) and a figures.md index."""
+    _plot(results, out, per_run)
+
+
+@app.command("sweep")
+@handle_errors
+def sweep(
+    config: Path = typer.Argument(..., help="Sweep file, e.g. configs/budget.yaml."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset (overrides the "
+                                       "file's `dataset:`)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Points run at once (local processes)."),
+    force: bool = typer.Option(False, "--force", help="Recompute finished points."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the points and stop."),
+    out: Path | None = typer.Option(None, "--out", help="Where sweep.json, the report and the "
+                                    "figures go (default results/sweeps/<file>-<dataset>)."),
+    report_after: bool = typer.Option(True, "--report/--no-report", help="Write the report "
+                                      "and figures of the sweep's runs when it finishes."),
+) -> None:
+    """Expand a YAML grid into simulate runs and run those not finished yet."""
+    from routebench.sweep import default_out_dir, expand, is_finished, load_spec, run_sweep
+
+    spec = load_spec(config, dataset)
+    root = results_dir()
+    if dry_run:
+        points = expand(spec, data_dir())
+        table = Table(title=f"{spec.name} on {spec.dataset}: {len(points)} point(s)")
+        for col in ("#", "parameters", "run folder", "status"):
+            table.add_column(col)
+        for p in points:
+            params = ", ".join(f"{k}={v}" for k, v in p.params.items()) or "base"
+            if p.capped_from is not None:
+                params += f" (test_size capped from {p.capped_from})"
+            done = is_finished(p.run_dir(root), p.config) and not force
+            table.add_row(str(p.index), params, str(p.run_dir(root)),
+                          "finished" if done else "to run")
+        console.print(table)
+        return
+    outcome = run_sweep(spec, data_dir=data_dir(), results_root=root, out_dir=out, jobs=jobs,
+                        force=force)
+    console.print(f"{len(outcome.ran)} point(s) run, {len(outcome.skipped)} already finished; "
+                  f"sweep.json in {outcome.out_dir}", highlight=False)
+    capped = [p for p in outcome.points if p.capped_from is not None]
+    for p in capped:
+        console.print(f"[yellow]capped[/] point {p.index}: test size {p.capped_from} -> "
+                      f"{p.config.test_size}", highlight=False)
+    if report_after:
+        target = outcome.out_dir or default_out_dir(spec, root)
+        _report([target], target, "md,csv,tex", show=False)
+        _plot([target], target / "figures", None)

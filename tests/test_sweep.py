@@ -1,0 +1,243 @@
+"""Sweeps: YAML grids, fast failure, resume after an interrupt, the CLI. The simulator is
+replaced by a fake runner that writes a tiny results folder."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from fake_results import fake_runner
+from typer.testing import CliRunner
+
+from routebench import io, sweep
+from routebench.cli import app
+from routebench.config import SimConfig
+from routebench.sweep import SweepError, deployment_subsets, expand, load_spec, run_sweep
+
+MODELS = ["m1", "m2", "m3", "m4", "m5"]
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    io.write_json(tmp_path / "data" / "toy" / "card.json",
+                  {"name": "toy", "n_queries": 3000, "models": MODELS})
+    return tmp_path / "data"
+
+
+def write(tmp_path: Path, text: str, name: str = "grid.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GRID = """\
+    dataset: toy
+    base:
+      seeds: "0-1"
+      test_size: 1000
+    grid:
+      budget: [0.5, 1, 2]
+      eps: [0.025, 0.05]
+    """
+
+
+class CountingRunner:
+    """Writes fake folders; raises KeyboardInterrupt on call number ``interrupt_at``."""
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        self.calls: list[str] = []
+        self.interrupt_at = interrupt_at
+
+    def __call__(self, config: SimConfig, **kw) -> Path:
+        if self.interrupt_at is not None and len(self.calls) + 1 == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.calls.append(config.run_key())
+        return fake_runner(config, **kw)
+
+
+def test_grid_is_a_cartesian_product_with_float_keys(tmp_path: Path, data_dir: Path) -> None:
+    points = expand(load_spec(write(tmp_path, GRID)), data_dir)
+    assert len(points) == 6
+    assert {(p.config.budget, p.config.eps) for p in points} == {
+        (b, e) for b in (0.5, 1.0, 2.0) for e in (0.025, 0.05)}
+    one = next(p for p in points if p.config.budget == 1 and p.config.eps == 0.025)
+    # YAML's integer 1 gives the same run folder as the float 1.0
+    assert one.config.run_key() == SimConfig(dataset="toy", seeds=(0, 1), test_size=1000,
+                                             budget=1.0).run_key()
+    assert len({p.config.run_key() for p in points}) == 6
+
+
+def test_cases_are_crossed_with_the_grid(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, """\
+        dataset: toy
+        base: {test_size: 1000, seeds: "0"}
+        grid: {budget: [1.0, 2.0]}
+        cases:
+          - {split: weighted}
+          - {split: extreme, extreme_k: 3}
+        """))
+    points = expand(spec, data_dir)
+    assert len(points) == 4
+    assert {(p.config.split, p.config.extreme_k) for p in points} == {("weighted", 1),
+                                                                      ("extreme", 3)}
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "dataset: toy\nbase:\n  budget: [1, 2\n  eps: 0.1\n")
+    with pytest.raises(SweepError, match=r"line \d+.*malformed YAML") as err:
+        load_spec(path)
+    assert str(path) in str(err.value)
+
+
+def test_unknown_parameter_names_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "dataset: toy\ngrid:\n  budget: [1.0]\n  epsilon: [0.1]\n")
+    with pytest.raises(SweepError, match=r"line 4: unknown parameter 'epsilon' in `grid`"):
+        load_spec(path)
+    path = write(tmp_path, "dataset: toy\nbase:\n  top_k: 3\nbudgets: [1]\n")
+    with pytest.raises(SweepError, match=r"line 4: unknown key 'budgets'"):
+        load_spec(path)
+    path = write(tmp_path, "dataset: toy\ncases:\n  - {split: cost}\n  - {splt: perf}\n")
+    with pytest.raises(SweepError, match=r"line 4: unknown parameter 'splt'"):
+        load_spec(path)
+
+
+def test_invalid_value_fails_before_any_work(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, "dataset: toy\nbase: {test_size: 1000}\n"
+                                     "grid: {budget: [1.0, -1.0]}\n"))
+    calls = CountingRunner()
+    with pytest.raises(SweepError, match="budget=-1.0.*--budget must be > 0"):
+        run_sweep(spec, data_dir=data_dir, results_root=tmp_path / "res", runner=calls,
+                  progress=False)
+    assert calls.calls == []
+
+
+def test_asking_for_more_than_the_dataset_has_fails_fast(tmp_path: Path,
+                                                         data_dir: Path) -> None:
+    too_big = load_spec(write(tmp_path, "dataset: toy\ngrid: {test_size: [1000, 2900]}\n"))
+    with pytest.raises(SweepError, match=r"test size 2900 leaves 100 of the 3000.*cap_test_size"):
+        expand(too_big, data_dir)
+    unknown = load_spec(write(tmp_path, "dataset: toy\nbase: {test_size: 100, models: [m1, x]}\n"))
+    with pytest.raises(SweepError, match=r"model\(s\) \['x'\] not in dataset 'toy'"):
+        expand(unknown, data_dir)
+    many = load_spec(write(tmp_path, "dataset: toy\nbase: {test_size: 100}\n"
+                                     "deployments: {sizes: [2, 6]}\n"))
+    with pytest.raises(SweepError, match=r"line 3.*size\(s\) \[6\] impossible: the dataset has 5"):
+        expand(many, data_dir)
+    absent = load_spec(write(tmp_path, "dataset: toy\n"), dataset="nothing")
+    with pytest.raises(SweepError, match="routebench download nothing"):
+        expand(absent, data_dir)
+
+
+def test_cap_test_size_caps_and_dedupes(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, "dataset: toy\nbase: {seeds: '0'}\ncap_test_size: true\n"
+                                     "grid: {test_size: [1000, 2800, 2900]}\n"))
+    points = expand(spec, data_dir)
+    assert [p.config.test_size for p in points] == [1000, 2700]  # 10 % of 3000 kept as history
+    assert [p.capped_from for p in points] == [None, 2800]
+
+
+def test_deployment_subsets_are_seeded_distinct_and_complete() -> None:
+    subsets = deployment_subsets(MODELS, [2, 4, 5], subsets=3, seed=0)
+    assert subsets == deployment_subsets(MODELS, [2, 4, 5], subsets=3, seed=0)
+    assert subsets != deployment_subsets(MODELS, [2, 4, 5], subsets=3, seed=1)
+    twos = [s for s in subsets if s is not None and len(s) == 2]
+    assert len(twos) == len(set(twos)) == 3
+    assert all(list(s) == [m for m in MODELS if m in s] for s in twos)  # dataset order kept
+    assert subsets[-1] is None  # all five LLMs
+    # the subsets of size 2 do not depend on which other sizes are asked for
+    assert [s for s in deployment_subsets(MODELS, [2], 3, 0)] == twos
+    # there are only 5 subsets of size 4
+    assert len(deployment_subsets(MODELS, [4], subsets=9, seed=0)) == 5
+
+
+def test_deployments_grid(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, "dataset: toy\nbase: {test_size: 100}\n"
+                                     "deployments: {sizes: '2..all', subsets: 2, seed: 0}\n"))
+    points = expand(spec, data_dir)
+    sizes = [len(p.config.models) if p.config.models else 5 for p in points]
+    assert sizes == [2, 2, 3, 3, 4, 4, 5]
+
+
+def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, GRID))
+    root, out = tmp_path / "res", tmp_path / "out"
+    first = CountingRunner(interrupt_at=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out, runner=first,
+                  progress=False)
+    assert len(first.calls) == 3
+    record = io.read_json(out / "sweep.json")
+    assert [p["status"] for p in record["points"]] == ["done"] * 3 + ["pending"] * 3
+
+    second = CountingRunner()
+    outcome = run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out, runner=second,
+                        progress=False)
+    assert len(second.calls) == 3
+    assert not set(first.calls) & set(second.calls)
+    assert outcome.skipped == [0, 1, 2] and outcome.ran == [3, 4, 5]
+    record = io.read_json(out / "sweep.json")
+    assert all(p["status"] == "done" for p in record["points"])
+    assert all((out / p["run_dir"] / "manifest.json").exists() for p in record["points"])
+
+    third = CountingRunner()
+    run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out, runner=third,
+              progress=False)
+    assert third.calls == []
+    forced = CountingRunner()
+    run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out, runner=forced,
+              force=True, progress=False)
+    assert len(forced.calls) == 6
+
+
+def test_process_pool_runs_every_point(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, GRID))
+    outcome = run_sweep(spec, data_dir=data_dir, results_root=tmp_path / "res",
+                        out_dir=tmp_path / "out", jobs=2, runner=fake_runner, progress=False)
+    assert sorted(outcome.ran) == list(range(6))
+    assert all((d / "manifest.json").exists() for d in outcome.run_dirs)
+
+
+@pytest.mark.parametrize("name", ["table1", "budget", "volume", "splits", "deployments",
+                                  "orders"])
+def test_paper_configs_expand(name: str, tmp_path: Path) -> None:
+    io.write_json(tmp_path / "d" / "synthetic" / "card.json",
+                  {"n_queries": 36_497, "models": [f"llm{i}" for i in range(11)]})
+    points = expand(load_spec(CONFIGS / f"{name}.yaml"), tmp_path / "d")
+    want = {"table1": 1, "budget": 8, "volume": 5, "splits": 10, "deployments": 28,
+            "orders": 1}[name]
+    assert len(points) == want
+    assert all(p.capped_from is None for p in points)
+    if name == "orders":
+        assert len(points[0].config.seeds) == 100
+        assert "batch-split" not in points[0].config.routers
+
+
+def test_cli_sweep_dry_run_lists_points(tmp_path: Path, data_dir: Path) -> None:
+    path = write(tmp_path, GRID)
+    env = {"ROUTEBENCH_DATA": str(data_dir), "ROUTEBENCH_RESULTS": str(tmp_path / "res")}
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "6 point(s)" in result.output and "budget=0.5" in result.output
+    assert not (tmp_path / "res").exists()
+    bad = write(tmp_path, "dataset: toy\ngrid:\n  bugdet: [1]\n", "bad.yaml")
+    result = CliRunner().invoke(app, ["sweep", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "line 3" in result.output and "bugdet" in result.output
+
+
+def test_cli_sweep_runs_and_reports(tmp_path: Path, data_dir: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sweep, "default_runner", lambda: fake_runner)
+    path = write(tmp_path, "dataset: toy\nbase: {test_size: 1000, seeds: '0-2'}\n"
+                           "grid: {budget: [0.5, 1.0]}\n")
+    env = {"ROUTEBENCH_DATA": str(data_dir), "ROUTEBENCH_RESULTS": str(tmp_path / "res")}
+    out = tmp_path / "res" / "sweeps" / "grid-toy"
+    result = CliRunner().invoke(app, ["sweep", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 point(s) run, 0 already finished" in result.output
+    assert (out / "sweep.json").exists() and (out / "report.md").exists()
+    assert "vs_budget" in (out / "figures" / "figures.md").read_text()
+    result = CliRunner().invoke(app, ["sweep", str(path), "--no-report"], env=env)
+    assert "0 point(s) run, 2 already finished" in result.output
