@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from routebench.budgets import SPLITS
 from routebench.io import stable_hash
+from routebench.routers import GAMMA_SOLVERS, ROUTERS
 
 #: Online routers, in the order tables list them (PORT.md section 5).
 ONLINE_ROUTERS: tuple[str, ...] = (
@@ -25,14 +27,13 @@ ONLINE_ROUTERS: tuple[str, ...] = (
     "batch-split",
     "port",
 )
+assert set(ONLINE_ROUTERS) == set(ROUTERS), "config.ONLINE_ROUTERS must list routers.ROUTERS"
 #: Offline oracles replayed under serve-or-drop: C^_opt on estimates, C_opt on true features.
 ORACLE_ROUTERS: tuple[str, ...] = ("approx-opt", "opt")
 ALL_ROUTERS: tuple[str, ...] = ONLINE_ROUTERS + ORACLE_ROUTERS
 #: Pseudo-routers that carry offline bounds in results tables.
 BOUND_ROUTERS: tuple[str, ...] = ("lp-bound", "milp")
 
-SPLITS: tuple[str, ...] = ("weighted", "cost", "perf", "uniform", "extreme", "random")
-GAMMA_SOLVERS: tuple[str, ...] = ("lbfgsb", "lp")
 
 #: Default limit on N x M under which the exact 0/1 optimum (MILP) is solved.
 DEFAULT_MILP_LIMIT = 50_000
