@@ -27,12 +27,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from routebench import io
 from routebench.budgets import split_budget, total_budget
-from routebench.config import ONLINE_ROUTERS, ORACLE_ROUTERS, SimConfig
+from routebench.config import ORACLE_ROUTERS, SimConfig
 from routebench.dataset import RouteTable, dataset_dir, load_table
 from routebench.engine import cumulative_spend, replay
 from routebench.estimate import stream_estimates
 from routebench.metrics import outcome_metrics, summarise
 from routebench.oracle import lp_choices, milp_allowed, solve_lp, solve_milp
+from routebench.report import build_run_report, run_markdown
+from routebench.results import Run
 from routebench.routers import StreamInput, make_router
 from routebench.seeding import rngs
 from routebench.split import make_split
@@ -41,17 +43,6 @@ RESULTS_FILE = "results.parquet"
 TRACE_FILE = "trace.parquet"
 MANIFEST_FILE = "manifest.json"
 SEEDS_DIR = "seeds"
-#: Whole-stream metrics shown in summaries, in table order.
-SUMMARY_METRICS = (
-    "performance",
-    "cost",
-    "ppc",
-    "throughput",
-    "relative_performance",
-    "cr_lp",
-    "cr_milp",
-    "decision_seconds",
-)
 #: Routers that read the exact k-NN estimates.
 _EXACT_ROUTERS = ("knn-perf", "knn-cost")
 #: Which named random stream each router draws from (``routebench.seeding.STREAMS``).
@@ -370,7 +361,6 @@ def run_simulation(
     io.write_with(run_dir / RESULTS_FILE, lambda p: results.to_parquet(p, index=False))
     io.write_with(run_dir / TRACE_FILE, lambda p: trace.to_parquet(p, index=False))
     io.write_with(run_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    io.write_text(run_dir / "summary.md", summary_markdown(summary, config))
     manifest = {
         "run_key": config.run_key(),
         "config": config.key_fields(),
@@ -386,67 +376,7 @@ def run_simulation(
         "notes": prep.notes,
         "seconds": time.perf_counter() - started,
     }
-    io.write_json(run_dir / MANIFEST_FILE, manifest)
+    run = Run(path=run_dir, manifest=manifest, results=results, trace=trace, summary=summary)
+    io.write_text(run_dir / "summary.md", run_markdown(build_run_report(run), level=1))
+    io.write_json(run_dir / MANIFEST_FILE, manifest)  # last: marks the run complete
     return run_dir
-
-
-# --------------------------------------------------------------------------- summaries
-_LABELS = {
-    "performance": "Performance",
-    "cost": "Cost (USD)",
-    "ppc": "PPC",
-    "throughput": "Throughput",
-    "relative_performance": "Relative",
-    "cr_lp": "CR vs LP",
-    "cr_milp": "CR vs MILP",
-    "decision_seconds": "Decide (s)",
-}
-
-
-def _fmt(metric: str, mean: float, lo: float, hi: float) -> str:
-    if not np.isfinite(mean):
-        return "n/a"
-    half = (hi - lo) / 2 if np.isfinite(lo) and np.isfinite(hi) else 0.0
-    if metric in ("relative_performance", "cr_lp", "cr_milp"):
-        return f"{100 * mean:.1f} ± {100 * half:.1f} %"
-    if metric == "cost":
-        return f"{mean:.4g} ± {half:.2g}"
-    if metric == "decision_seconds":
-        return f"{mean:.3g}"
-    return f"{mean:.1f} ± {half:.1f}"
-
-
-def summary_table(summary: pd.DataFrame, routers: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Wide table: one row per router (table order), one formatted column per metric."""
-    present = [m for m in SUMMARY_METRICS if m in set(summary["metric"])]
-    order = [r for r in (routers or ONLINE_ROUTERS + ORACLE_ROUTERS) if r in set(summary["router"])]
-    rows = []
-    for router in order:
-        sub = summary[summary["router"] == router].set_index("metric")
-        row = {"Router": router}
-        for metric in present:
-            if metric in sub.index:
-                r = sub.loc[metric]
-                row[_LABELS[metric]] = _fmt(metric, r["mean"], r["ci_low"], r["ci_high"])
-            else:
-                row[_LABELS[metric]] = "n/a"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def summary_markdown(summary: pd.DataFrame, config: SimConfig) -> str:
-    table = summary_table(summary, config.routers)
-    lines = [
-        f"# {config.run_key()}",
-        "",
-        f"Dataset `{config.dataset}`, test stream {config.test_size}, budget x{config.budget:g}, "
-        f"split `{config.split}`, {len(config.seeds)} seed(s); mean ± 95 % CI over seeds.",
-        "",
-        table.to_markdown(index=False),
-    ]
-    bounds = summary[summary["router"].isin(["lp-bound", "milp"])
-                     & (summary["metric"] == "performance")]
-    for _, row in bounds.iterrows():
-        lines.append("")
-        lines.append(f"{row['router']}: performance {row['mean']:.2f}")
-    return "\n".join(lines) + "\n"

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
+
 import typer
-from rich.table import Table
+from rich.markdown import Markdown
 
 from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
 from routebench.config import SimConfig, parse_routers, parse_seeds
 
 
-def print_summary(run_dir, title: str) -> None:
-    """Print a run's Table-1-style summary as a rich table."""
-    from routebench.simulate import summary_table
+def print_summary(run_dir: Path) -> None:
+    """Print a finished run's Table-1-style table (mean ± 95 % CI over seeds)."""
+    from routebench.report import build_run_report, run_markdown
+    from routebench.results import load_run
 
-    summary = pd.read_csv(run_dir / "summary.csv")
-    table = summary_table(summary)
-    rich_table = Table(title=title, title_justify="left")
-    for col in table.columns:
-        rich_table.add_column(col, justify="left" if col == "Router" else "right")
-    for _, row in table.iterrows():
-        rich_table.add_row(*[str(v) for v in row])
-    console.print(rich_table)
-    bounds = summary[summary["router"].isin(["lp-bound", "milp"])
-                     & (summary["metric"] == "performance")]
-    for _, row in bounds.iterrows():
-        console.print(f"{row['router']}: performance {row['mean']:.2f}")
+    console.print(Markdown(run_markdown(build_run_report(load_run(run_dir)))))
 
 
 @app.command("simulate")
@@ -82,6 +73,5 @@ def simulate(
     run_dir = run_simulation(
         config, data_dir=data_dir(), results_root=results_dir(), force=force, progress=not quiet
     )
-    print_summary(run_dir, f"{name}: budget x{budget:g}, {split} split, "
-                           f"{len(config.seeds)} seed(s), mean ± 95 % CI")
+    print_summary(run_dir)
     console.print(f"results: {run_dir}/ (results.parquet, summary.csv, summary.md, manifest.json)")
