@@ -15,6 +15,7 @@ from typing import Any
 
 from routebench.budgets import SPLITS
 from routebench.io import stable_hash
+from routebench.oracle import DEFAULT_MILP_LIMIT, DEFAULT_MILP_TIME_LIMIT
 from routebench.routers import GAMMA_SOLVERS, ROUTERS
 
 #: Online routers, in the order tables list them (PORT.md section 5).
@@ -35,8 +36,6 @@ ALL_ROUTERS: tuple[str, ...] = ONLINE_ROUTERS + ORACLE_ROUTERS
 BOUND_ROUTERS: tuple[str, ...] = ("lp-bound", "milp")
 
 
-#: Default limit on N x M under which the exact 0/1 optimum (MILP) is solved.
-DEFAULT_MILP_LIMIT = 50_000
 
 
 class ConfigError(ValueError):
@@ -67,7 +66,7 @@ class SimConfig:
     models: tuple[str, ...] | None = None
     batch_size: int = 256
     milp_limit: int = DEFAULT_MILP_LIMIT
-    milp_time_limit: float = 60.0
+    milp_time_limit: float = DEFAULT_MILP_TIME_LIMIT
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@ from rich.markdown import Markdown
 
 from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
 from routebench.config import SimConfig, parse_routers, parse_seeds
+from routebench.oracle import DEFAULT_MILP_TIME_LIMIT
 
 
 def print_summary(run_dir: Path) -> None:
@@ -41,7 +42,8 @@ def simulate(
     models: str = typer.Option("", help="Comma list of LLMs to deploy (default: all)."),
     batch_size: int = typer.Option(256, help="BatchSplit batch size."),
     milp_limit: int = typer.Option(None, help="Solve the exact MILP when N x M is at most this."),
-    milp_time_limit: float = typer.Option(60.0, help="MILP time limit in seconds."),
+    milp_time_limit: float = typer.Option(DEFAULT_MILP_TIME_LIMIT,
+                                          help="MILP time limit in seconds."),
     force: bool = typer.Option(False, "--force", help="Recompute even if the run is complete."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
