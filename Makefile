@@ -16,12 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: install, run the main job on the embedded synthetic default, print where outputs went
+## demo: install, run the whole pipeline on the embedded synthetic default, print where outputs went
+DEMO := results/demo
 demo: $(STAMP)
 	$(RB) download synthetic
 	$(RB) info synthetic
+	$(RB) build-index synthetic
+	ROUTEBENCH_RESULTS=$(DEMO) $(RB) simulate synthetic --seeds 0-9
+	$(RB) report $(DEMO) --out $(DEMO)/report
+	$(RB) plot $(DEMO) --out $(DEMO)/figures
 	@echo
-	@echo "Dataset: data/synthetic/table.parquet, card: data/synthetic/card.json"
+	@echo "dataset:  data/synthetic/ (table.parquet, card.json)"
+	@echo "index:    data/synthetic/indexes/"
+	@echo "results:  $$(ls -d $(DEMO)/synthetic-*)/ (results.parquet, summary.md, manifest.json)"
+	@echo "tables:   $(DEMO)/report/ (report.md, report.csv, report.tex)"
+	@echo "figures:  $(DEMO)/figures/ (PNG and SVG; index in figures.md)"
 
 ## test: the fast suite (under 10 minutes on 2 cores)
 test: $(STAMP)
@@ -37,6 +46,19 @@ lint: $(STAMP)
 ## bench: speed and accuracy benchmarks; writes results/bench/*.csv
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## paper: every paper experiment (configs/*.yaml) on DATASET; report and figures in results/paper/DATASET/
+PAPER_CONFIGS := table1 budget volume splits deployments orders
+PAPER := results/paper/$(DATASET)
+JOBS ?= 1
+paper: $(STAMP)
+	@test -f data/$(DATASET)/card.json || $(RB) download $(DATASET)
+	for c in $(PAPER_CONFIGS); do \
+	  $(RB) sweep configs/$$c.yaml --dataset $(DATASET) --out $(PAPER)/$$c --jobs $(JOBS) --no-report || exit 1; \
+	done
+	$(RB) report $(PAPER)/table1 --out $(PAPER)
+	$(RB) plot $(addprefix $(PAPER)/,$(PAPER_CONFIGS)) --out $(PAPER)/figures --no-per-run
+	@echo "report: $(PAPER)/report.md  figures: $(PAPER)/figures/"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
