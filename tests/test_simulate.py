@@ -125,7 +125,11 @@ def test_finished_run_is_skipped_and_seeds_resume(small_data: Path, tmp_path: Pa
     assert sorted(p.name for p in (run / "seeds").glob("?.parquet")) == ["0.parquet", "1.parquet"]
 
     calls.clear()
-    monkeypatch.setattr(sim, "run_seed", lambda prep, seed: (calls.append(seed), real(prep, seed))[1])
+    def counting(prep, seed):
+        calls.append(seed)
+        return real(prep, seed)
+
+    monkeypatch.setattr(sim, "run_seed", counting)
     sim.run_simulation(config, data_dir=small_data, results_root=tmp_path, progress=False)
     assert calls == [2, 3]  # finished seeds were kept, not recomputed
     calls.clear()
