@@ -113,8 +113,24 @@ def _check_params(mapping: Any, section: str, path: Path, lines: dict[str, int])
             )
 
 
-def load_spec(path: str | os.PathLike[str], dataset: str | None = None) -> SweepSpec:
-    """Read and validate a sweep file; ``dataset`` overrides the file's default. Malformed YAML
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["test_size=1500", "seeds=0-4"]`` -> a dict; values are read as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SweepError(f"--set {item!r}: expected KEY=VALUE, e.g. --set test_size=1500")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise SweepError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
+    return out
+
+
+def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
+              overrides: dict[str, Any] | None = None) -> SweepSpec:
+    """Read and validate a sweep file; ``dataset`` overrides the file's default and
+    ``overrides`` (``--set KEY=VALUE``) its ``base`` parameters (not its grid's). Malformed YAML
     and unknown keys or parameters are refused with their line."""
     path = Path(path)
     if not path.is_file():
@@ -141,6 +157,13 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None) -> Sweep
                              f"a sweep file has {', '.join(TOP_KEYS)}")
     base = data.get("base") or {}
     grid = data.get("grid") or {}
+    if overrides:
+        _check_params(overrides, "--set", path, {})
+        clash = sorted(set(overrides) & set(grid))
+        if clash:
+            raise SweepError(f"--set {clash}: {path} sweeps these in its grid; they cannot be "
+                             "fixed from the command line")
+        base = {**base, **overrides}
     _check_params(base, "base", path, lines)
     _check_params(grid, "grid", path, lines)
     for key, values in grid.items():

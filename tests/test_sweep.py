@@ -69,6 +69,20 @@ def test_grid_is_a_cartesian_product_with_float_keys(tmp_path: Path, data_dir: P
     assert len({p.config.run_key() for p in points}) == 6
 
 
+def test_set_overrides_base_but_not_grid(tmp_path: Path, data_dir: Path) -> None:
+    overrides = sweep.parse_overrides(["test_size=1500", "seeds=0-4"])
+    assert overrides == {"test_size": 1500, "seeds": "0-4"}
+    points = expand(load_spec(write(tmp_path, GRID), overrides=overrides), data_dir)
+    assert {p.config.test_size for p in points} == {1500}
+    assert {p.config.seeds for p in points} == {(0, 1, 2, 3, 4)}
+    with pytest.raises(SweepError, match="sweeps these in its grid"):
+        load_spec(write(tmp_path, GRID), overrides={"budget": 3})
+    with pytest.raises(SweepError, match="unknown parameter 'budgett'"):
+        load_spec(write(tmp_path, GRID), overrides={"budgett": 3})
+    with pytest.raises(SweepError, match="expected KEY=VALUE"):
+        sweep.parse_overrides(["test_size"])
+
+
 def test_cases_are_crossed_with_the_grid(tmp_path: Path, data_dir: Path) -> None:
     spec = load_spec(write(tmp_path, """\
         dataset: toy

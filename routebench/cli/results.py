@@ -85,11 +85,20 @@ def sweep(
                                     "figures go (default results/sweeps/<file>-<dataset>)."),
     report_after: bool = typer.Option(True, "--report/--no-report", help="Write the report "
                                       "and figures of the sweep's runs when it finishes."),
+    set_: list[str] = typer.Option([], "--set", help="Fix a base parameter, e.g. "
+                                   "--set test_size=1500 (repeatable)."),
 ) -> None:
     """Expand a YAML grid into simulate runs and run those not finished yet."""
-    from routebench.sweep import default_out_dir, expand, is_finished, load_spec, run_sweep
+    from routebench.sweep import (
+        default_out_dir,
+        expand,
+        is_finished,
+        load_spec,
+        parse_overrides,
+        run_sweep,
+    )
 
-    spec = load_spec(config, dataset)
+    spec = load_spec(config, dataset, parse_overrides(set_))
     root = results_dir()
     if dry_run:
         points = expand(spec, data_dir())
