@@ -94,6 +94,7 @@ class SweepSpec:
     cap_test_size: bool
     description: str = ""
     lines: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def where(self, key: str) -> str:
         line = self.lines.get(key)
@@ -130,7 +131,8 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
               overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read and validate a sweep file; ``dataset`` overrides the file's default and
-    ``overrides`` (``--set KEY=VALUE``) its ``base`` parameters (not its grid's). Malformed YAML
+    ``overrides`` (``--set KEY=VALUE``) its ``base`` parameters; an override of a parameter the
+    grid sweeps is ignored, with a note in ``SweepSpec.notes``. Malformed YAML
     and unknown keys or parameters are refused with their line."""
     path = Path(path)
     if not path.is_file():
@@ -157,13 +159,14 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
                              f"a sweep file has {', '.join(TOP_KEYS)}")
     base = data.get("base") or {}
     grid = data.get("grid") or {}
+    notes: list[str] = []
     if overrides:
         _check_params(overrides, "--set", path, {})
         clash = sorted(set(overrides) & set(grid))
         if clash:
-            raise SweepError(f"--set {clash}: {path} sweeps these in its grid; they cannot be "
-                             "fixed from the command line")
-        base = {**base, **overrides}
+            notes.append(f"--set {', '.join(clash)} ignored: {path.name} sweeps "
+                         f"{'it' if len(clash) == 1 else 'them'} in its grid")
+        base = {**base, **{k: v for k, v in overrides.items() if k not in grid}}
     _check_params(base, "base", path, lines)
     _check_params(grid, "grid", path, lines)
     for key, values in grid.items():
@@ -202,7 +205,8 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
     return SweepSpec(name=path.stem, dataset=str(name), source=path, base=dict(base),
                      grid={k: list(v) for k, v in grid.items()}, cases=[dict(c) for c in cases],
                      deployments=deployments, cap_test_size=cap,
-                     description=str(data.get("description") or ""), lines=lines)
+                     description=str(data.get("description") or ""), lines=lines,
+                     notes=notes)
 
 
 # --------------------------------------------------------------------------- expansion

@@ -75,8 +75,9 @@ def test_set_overrides_base_but_not_grid(tmp_path: Path, data_dir: Path) -> None
     points = expand(load_spec(write(tmp_path, GRID), overrides=overrides), data_dir)
     assert {p.config.test_size for p in points} == {1500}
     assert {p.config.seeds for p in points} == {(0, 1, 2, 3, 4)}
-    with pytest.raises(SweepError, match="sweeps these in its grid"):
-        load_spec(write(tmp_path, GRID), overrides={"budget": 3})
+    spec = load_spec(write(tmp_path, GRID), overrides={"budget": 3, "test_size": 900})
+    assert spec.notes == ["--set budget ignored: grid.yaml sweeps it in its grid"]
+    assert {p.config.budget for p in expand(spec, data_dir)} == {0.5, 1.0, 2.0}
     with pytest.raises(SweepError, match="unknown parameter 'budgett'"):
         load_spec(write(tmp_path, GRID), overrides={"budgett": 3})
     with pytest.raises(SweepError, match="expected KEY=VALUE"):

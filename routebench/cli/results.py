@@ -99,6 +99,8 @@ def sweep(
     )
 
     spec = load_spec(config, dataset, parse_overrides(set_))
+    for note in spec.notes:
+        console.print(f"[yellow]note[/]: {note}", highlight=False)
     root = results_dir()
     if dry_run:
         points = expand(spec, data_dir())
