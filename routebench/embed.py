@@ -43,6 +43,7 @@ from rich.progress import (
 
 from routebench import io
 from routebench.dataset import RouteTable, dataset_dir
+from routebench.seeding import rng
 
 DEFAULT_EMBEDDER = "tfidf"
 EMBEDDINGS_SUBDIR = "embeddings"
@@ -109,12 +110,11 @@ def _version(dist: str) -> str:
 
 # --------------------------------------------------------------------------- tfidf
 #: Spawn key of the embedding random stream, apart from ``seeding.STREAMS``' children.
-_EMBED_SPAWN_KEY = 7000
 
 
 def embed_rng(seed: int) -> np.random.Generator:
     """The Generator that seeds embedder fitting (the tfidf SVD) for ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_EMBED_SPAWN_KEY,)))
+    return rng(seed, "embed")
 
 
 class TfidfEmbedder(Embedder):

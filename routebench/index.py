@@ -37,6 +37,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from routebench import embed, io
 from routebench.dataset import RouteTable, dataset_dir
+from routebench.seeding import rng
 from routebench.split import Split
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
@@ -135,12 +136,11 @@ def resolve_index_params(
 
 # --------------------------------------------------------------------------- build
 #: Spawn key of the index-building random stream, apart from ``seeding.STREAMS``' children.
-_INDEX_SPAWN_KEY = 7001
 
 
 def index_rng(seed: int) -> np.random.Generator:
     """The Generator that seeds IVF k-means and PQ training for ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_INDEX_SPAWN_KEY,)))
+    return rng(seed, "index")
 
 
 @contextlib.contextmanager
