@@ -25,7 +25,10 @@ def rngs(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
     """Return one independent ``Generator`` per name in ``STREAMS`` for ``seed``."""
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
     children = ss.spawn(len(STREAMS))
-    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
+    return {
+        name: np.random.default_rng(child)
+        for name, child in zip(STREAMS, children, strict=True)
+    }
 
 
 def rng(seed: int | np.random.SeedSequence, stream: str) -> np.random.Generator:
