@@ -131,8 +131,9 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
               overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read and validate a sweep file; ``dataset`` overrides the file's default and
-    ``overrides`` (``--set KEY=VALUE``) its ``base`` parameters; an override of a parameter the
-    grid sweeps is ignored, with a note in ``SweepSpec.notes``. Malformed YAML
+    ``overrides`` (``--set KEY=VALUE``) its ``base`` parameters; a list replaces the values of a
+    parameter the grid sweeps, a single value for one is ignored with a note in
+    ``SweepSpec.notes``. Malformed YAML
     and unknown keys or parameters are refused with their line."""
     path = Path(path)
     if not path.is_file():
@@ -162,7 +163,9 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
     notes: list[str] = []
     if overrides:
         _check_params(overrides, "--set", path, {})
-        clash = sorted(set(overrides) & set(grid))
+        # A list replaces a grid's values; a single value cannot fix a swept parameter.
+        grid = {**grid, **{k: v for k, v in overrides.items() if k in grid and isinstance(v, list)}}
+        clash = sorted(k for k, v in overrides.items() if k in grid and not isinstance(v, list))
         if clash:
             notes.append(f"--set {', '.join(clash)} ignored: {path.name} sweeps "
                          f"{'it' if len(clash) == 1 else 'them'} in its grid")

@@ -78,6 +78,8 @@ def test_set_overrides_base_but_not_grid(tmp_path: Path, data_dir: Path) -> None
     spec = load_spec(write(tmp_path, GRID), overrides={"budget": 3, "test_size": 900})
     assert spec.notes == ["--set budget ignored: grid.yaml sweeps it in its grid"]
     assert {p.config.budget for p in expand(spec, data_dir)} == {0.5, 1.0, 2.0}
+    spec = load_spec(write(tmp_path, GRID), overrides={"budget": [0.25, 4]})
+    assert {p.config.budget for p in expand(spec, data_dir)} == {0.25, 4.0}
     with pytest.raises(SweepError, match="unknown parameter 'budgett'"):
         load_spec(write(tmp_path, GRID), overrides={"budgett": 3})
     with pytest.raises(SweepError, match="expected KEY=VALUE"):

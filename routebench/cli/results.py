@@ -86,7 +86,8 @@ def sweep(
     report_after: bool = typer.Option(True, "--report/--no-report", help="Write the report "
                                       "and figures of the sweep's runs when it finishes."),
     set_: list[str] = typer.Option([], "--set", help="Fix a base parameter, e.g. "
-                                   "--set test_size=1500 (repeatable)."),
+                                   "--set test_size=1500, or replace a grid's values, e.g. "
+                                   "--set 'test_size=[500,1000]' (repeatable)."),
 ) -> None:
     """Expand a YAML grid into simulate runs and run those not finished yet."""
     from routebench.sweep import (
