@@ -1,0 +1,73 @@
+"""Hypothesis-generated small streams: every router and oracle, replayed under serve-or-drop,
+stays within every budget and below the offline optima (PORT.md sections 1, 2 and 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from routebench.budgets import split_budget, total_budget
+from routebench.config import ONLINE_ROUTERS
+from routebench.engine import replay
+from routebench.oracle import lp_choices, solve_lp, solve_milp
+from routebench.routers import StreamInput, make_router
+from routebench.seeding import rngs
+
+
+@st.composite
+def streams(draw):
+    """(perf, cost, perf_hat, cost_hat, budgets, seed) of a small stream with noisy estimates."""
+    n = draw(st.integers(4, 40))
+    m = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    perf = (rng.random((n, m)) < rng.random(m)).astype(float)
+    if draw(st.booleans()):  # graded scores in [0, 1] rather than 0/1
+        perf = rng.random((n, m))
+    price = 10.0 ** rng.uniform(-5, -2, size=m)
+    cost = price * rng.uniform(0.2, 3.0, size=(n, m))
+    if draw(st.booleans()):  # some free pairs
+        cost[rng.random((n, m)) < 0.1] = 0.0
+    perf_hat = np.clip(perf + rng.normal(0, 0.3, size=(n, m)), 0, 1)
+    cost_hat = cost * rng.uniform(0.5, 1.5, size=(n, m))
+    multiplier = draw(st.sampled_from([0.1, 0.5, 1.0, 3.0]))
+    split = draw(st.sampled_from(["weighted", "uniform", "perf", "cost", "random"]))
+    means_cost = np.maximum(cost.mean(axis=0), 1e-9)
+    budgets = split_budget(
+        max(total_budget(cost, multiplier), 1e-9), perf.mean(axis=0) + 1e-3, means_cost, split,
+        rng=np.random.default_rng(seed),
+    )
+    return perf, cost, perf_hat, cost_hat, budgets, seed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_every_router_within_budget_and_below_the_offline_optima(case) -> None:
+    perf, cost, perf_hat, cost_hat, budgets, seed = case
+    n, m = perf.shape
+    stream = StreamInput(perf_hat=perf_hat, cost_hat=cost_hat, budgets=budgets,
+                         models=tuple(f"m{i}" for i in range(m)),
+                         perf_hat_exact=perf_hat, cost_hat_exact=cost_hat)
+    lp = solve_lp(perf, cost, budgets)
+    milp = solve_milp(perf, cost, budgets, mip_rel_gap=0.0)
+    assert lp.objective >= milp.bound - 1e-7 * max(1.0, lp.objective)
+    assert milp.bound >= milp.objective - 1e-9
+    streams_ = rngs(seed)
+    choices = {
+        name: make_router(name).route(stream, streams_["port_learning"] if name == "port"
+                                      else streams_["random_router"])
+        for name in ONLINE_ROUTERS
+    }
+    choices["approx-opt"] = lp_choices(solve_lp(perf_hat, cost_hat, budgets))
+    choices["opt"] = lp_choices(lp)
+    for name, c in choices.items():
+        assert c.shape == (n,) and c.dtype == np.int64, name
+        assert ((c >= -1) & (c < m)).all(), name
+        outcome = replay(c, perf, cost, budgets)
+        assert (outcome.spend <= budgets).all(), name  # hard budgets, exactly
+        assert outcome.throughput <= n
+        assert not outcome.served[c == -1].any()
+        performance = perf[outcome.served, c[outcome.served]].sum()
+        # No feasible 0/1 routing beats the integer optimum (hence the LP bound).
+        assert performance <= milp.bound + 1e-9, name
