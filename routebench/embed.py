@@ -456,6 +456,7 @@ def get_embeddings(
     force: bool = False,
     use_cache: bool = True,
     info: dict[str, Any] | None = None,
+    mmap: bool = False,
 ) -> np.ndarray:
     """The N x D float32 unit-norm embeddings of ``table.prompts`` (row j = query j).
 
@@ -464,6 +465,8 @@ def get_embeddings(
     ``cache_dir`` defaults to ``<data_dir>/<table.name>/embeddings``. ``force`` recomputes.
     When ``info`` is given it receives the descriptor (with ``cached``: bool and ``seconds``,
     the wall time of the computation in seconds).
+    With ``mmap`` a cached matrix is memory-mapped read-only instead of read
+    whole, so only the rows a caller touches become resident (a 2,000,000 x 256 matrix is 2 GB).
     """
     content_hash = table.content_hash()
     resolved = resolve_params(embedder, params)
@@ -474,7 +477,7 @@ def get_embeddings(
     if use_cache and not force and npy_path.exists() and json_path.exists():
         stored = io.read_json(json_path)
         if all(stored.get(k) == v for k, v in want.items()):
-            vectors = np.load(npy_path, allow_pickle=False)
+            vectors = np.load(npy_path, allow_pickle=False, mmap_mode="r" if mmap else None)
             if vectors.shape == (table.n, stored.get("dim")) and vectors.dtype == np.float32:
                 if info is not None:
                     info.update(stored, cached=True)

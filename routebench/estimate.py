@@ -38,6 +38,19 @@ class EstimateError(ValueError):
     """Inputs to the neighbour estimates that do not fit together."""
 
 
+def neighbour_means(stacked: np.ndarray, fallback: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Per row of neighbour ids (n, k), the plain mean of ``stacked`` (H, C) over the valid
+    ids (>= 0); ``fallback`` (C,) for a row with none. The one statement of the estimate
+    arithmetic, shared by ``estimate`` and the online router (``routers.OnlinePort``)."""
+    valid = ids >= 0
+    gathered = stacked[np.where(valid, ids, 0)]  # (n, k, C)
+    gathered[~valid] = 0.0
+    count = valid.sum(axis=1)
+    block = np.divide(gathered.sum(axis=1), np.maximum(count, 1)[:, None])
+    block[count == 0] = fallback
+    return block
+
+
 def estimate(
     searcher: Searcher,
     query_vectors: np.ndarray,
@@ -47,6 +60,7 @@ def estimate(
     *,
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean performance and cost (USD) of each query's ``k`` nearest historical queries.
 
@@ -54,10 +68,21 @@ def estimate(
     ``hist_cost`` (H x M), -1 for a missing neighbour. Returns (perf_hat, cost_hat), float64,
     each (len(query_vectors), M). Works ``chunk_size`` queries at a time, so memory holds at
     most chunk_size x k x M gathered values. ``k`` larger than the history uses all of it.
+    With ``rows`` the queries are ``query_vectors[rows]``, gathered chunk by chunk, so a
+    stream's vectors are never copied out of the (possibly memory-mapped) embedding matrix
+    all at once.
     """
     hist_perf = np.asarray(hist_perf, dtype=np.float64)
     hist_cost = np.asarray(hist_cost, dtype=np.float64)
-    query_vectors = np.asarray(query_vectors, dtype=np.float32)
+    if not isinstance(query_vectors, np.ndarray) or query_vectors.dtype != np.float32:
+        query_vectors = np.asarray(query_vectors, dtype=np.float32)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        n_vectors = query_vectors.shape[0]
+        if rows.ndim != 1 or (rows.size and not 0 <= rows.min() <= rows.max() < n_vectors):
+            raise EstimateError(
+                f"rows must be positions in the {query_vectors.shape[0]} query vectors"
+            )
     if hist_perf.ndim != 2 or hist_perf.shape != hist_cost.shape:
         raise EstimateError(
             f"hist_perf {hist_perf.shape} and hist_cost {hist_cost.shape} must both be H x M"
@@ -74,7 +99,8 @@ def estimate(
     if chunk_size < 1:
         raise EstimateError(f"chunk_size must be at least 1, got {chunk_size}")
     k_eff = min(int(k), hist_perf.shape[0])
-    n, m = query_vectors.shape[0], hist_perf.shape[1]
+    n = query_vectors.shape[0] if rows is None else rows.size
+    m = hist_perf.shape[1]
     # Both matrices gather through the same ids: stack them to gather once per chunk.
     both = np.concatenate([hist_perf, hist_cost], axis=1)
     fallback = both.mean(axis=0)
@@ -85,14 +111,10 @@ def estimate(
     ) as bar:
         task = bar.add_task(f"neighbour estimates (k={k_eff})", total=n)
         for start in range(0, n, chunk_size):
-            _, ids = searcher.search(query_vectors[start : start + chunk_size], k_eff)
-            valid = ids >= 0
-            gathered = both[np.where(valid, ids, 0)]  # (c, k, 2M)
-            gathered[~valid] = 0.0
-            count = valid.sum(axis=1)
-            sums = gathered.sum(axis=1)
-            block = np.divide(sums, np.maximum(count, 1)[:, None])
-            block[count == 0] = fallback
+            block_rows = slice(start, start + chunk_size) if rows is None \
+                else rows[start : start + chunk_size]
+            _, ids = searcher.search(np.ascontiguousarray(query_vectors[block_rows]), k_eff)
+            block = neighbour_means(both, fallback, ids)
             out[start : start + len(ids)] = block
             bar.advance(task, len(ids))
     return out[:, :m].copy(), out[:, m:].copy()
@@ -151,11 +173,12 @@ def stream_estimates(
     )
     perf_hat, cost_hat = estimate(
         built,
-        built.test_vectors,
+        built.embeddings,
         table.perf[split.history],
         table.cost[split.history],
         top_k,
         chunk_size=chunk_size,
         progress=progress,
+        rows=split.test,
     )
     return perf_hat, cost_hat, built.descriptor

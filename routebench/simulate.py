@@ -29,10 +29,10 @@ from routebench import io
 from routebench.budgets import split_budget, total_budget
 from routebench.config import ORACLE_ROUTERS, SimConfig
 from routebench.dataset import RouteTable, dataset_dir, load_table
-from routebench.engine import cumulative_spend, replay
+from routebench.engine import Outcome, cumulative_spend, replay
 from routebench.estimate import stream_estimates
 from routebench.metrics import outcome_metrics, summarise
-from routebench.oracle import lp_choices, milp_allowed, solve_lp, solve_milp
+from routebench.oracle import LPResult, lp_choices, milp_allowed, solve_lp, solve_milp
 from routebench.report import build_run_report, run_markdown
 from routebench.results import Run
 from routebench.routers import StreamInput, make_router
@@ -65,6 +65,8 @@ class Prepared:
     total_budget: float
     index_descriptor: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: Wall time (seconds) of each seed-independent stage: loading, estimates, LP solves.
+    timings: dict[str, float] = field(default_factory=dict)
     _bounds: dict[bytes, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -90,13 +92,16 @@ class Prepared:
         if key not in self._bounds:
             cfg = self.config
             out: dict[str, Any] = {"lp_true": solve_lp(self.test.perf, self.test.cost, budgets)}
+            self._time("lp_bound_seconds", out["lp_true"].seconds)
             if "approx-opt" in cfg.routers:
                 out["lp_hat"] = solve_lp(self.perf_hat, self.cost_hat, budgets)
+                self._time("lp_estimates_seconds", out["lp_hat"].seconds)
             n, m = self.test.perf.shape
             if milp_allowed(n, m, cfg.milp_limit):
                 out["milp"] = solve_milp(
                     self.test.perf, self.test.cost, budgets, time_limit=cfg.milp_time_limit
                 )
+                self._time("milp_seconds", out["milp"].seconds)
             else:
                 note = (
                     f"MILP optimum skipped: N x M = {n} x {m} = {n * m:,} is over the limit "
@@ -107,10 +112,15 @@ class Prepared:
             self._bounds[key] = out
         return self._bounds[key]
 
+    def _time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + float(seconds)
+
 
 def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prepared:
     """Load the dataset, split it, compute (or reuse) the k-NN estimates and the total budget."""
+    started = time.perf_counter()
     table = load_table(dataset_dir(config.dataset, data_dir))
+    timings = {"load_seconds": time.perf_counter() - started}
     if config.test_size >= table.n:
         raise ValueError(
             f"--test-size {config.test_size} is too large: dataset {config.dataset!r} has "
@@ -128,9 +138,15 @@ def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prep
     )
     # Estimates are per-LLM means over neighbours, so computing them on every LLM and then
     # selecting a subset's columns equals computing them on the subset; the index is shared.
+    started = time.perf_counter()
     perf_hat, cost_hat, descriptor = stream_estimates(table, split, **common)
+    timings["estimates_seconds"] = time.perf_counter() - started
     need_exact = any(r in config.routers for r in _EXACT_ROUTERS)
-    exact = stream_estimates(table, split, exact=True, **common) if need_exact else None
+    exact = None
+    if need_exact:
+        started = time.perf_counter()
+        exact = stream_estimates(table, split, exact=True, **common)
+        timings["exact_estimates_seconds"] = time.perf_counter() - started
     cols = np.arange(table.m)
     if config.models is not None:
         subset = table.select_models(list(config.models))  # validates the names
@@ -149,6 +165,7 @@ def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prep
         hist_mean_cost=history.mean_cost(),
         total_budget=total_budget(test.cost, config.budget),
         index_descriptor=descriptor,
+        timings=timings,
     )
 
 
@@ -164,6 +181,54 @@ def _rows(router: str, seed: int, metrics: dict[str, float], per_llm: dict[str, 
             for m, v in zip(models, values, strict=True)
         )
     return rows
+
+
+@dataclass
+class RouterRun:
+    """One router over one arrival-ordered stream: its decisions, their serve-or-drop replay,
+    the whole-stream and per-LLM metrics, the decision wall time (seconds) and router facts
+    (``info``: PORT's ``gamma``, ...)."""
+
+    choices: np.ndarray
+    outcome: Outcome
+    metrics: dict[str, float]
+    per_llm: dict[str, np.ndarray]
+    seconds: float
+    info: dict[str, Any]
+
+
+def simulate_router(
+    name: str,
+    stream: StreamInput,
+    perf: np.ndarray,
+    cost: np.ndarray,
+    seed_rngs: dict[str, np.random.Generator],
+    *,
+    params: dict[str, Any] | None = None,
+    oracle: tuple[LPResult, np.ndarray] | None = None,
+) -> RouterRun:
+    """Route ``stream`` with router ``name`` (timed: ``decision_seconds``), replay the decisions
+    against the TRUE ``perf`` / ``cost`` (USD) in arrival order, and compute the metrics.
+
+    ``seed_rngs`` are the seed's named streams (``routebench.seeding.rngs``); ``params`` the
+    router's parameters. The rounded oracles (``approx-opt``, ``opt``) need ``oracle = (lp,
+    order)``: the LP solved on the test stream in table order and the arrival order."""
+    t0 = time.perf_counter()
+    info: dict[str, Any] = {}
+    if name in ORACLE_ROUTERS:
+        if oracle is None:
+            raise ValueError(f"router {name!r} needs its LP solution (oracle=(lp, order))")
+        lp, order = oracle
+        choices = lp_choices(lp)[order]
+    else:
+        router = make_router(name, **(params or {}))
+        choices = router.route(stream, seed_rngs.get(_ROUTER_STREAM.get(name, ""), None))
+        info = dict(getattr(router, "info", {}) or {})
+    seconds = time.perf_counter() - t0
+    outcome = replay(choices, perf, cost, stream.budgets)
+    metrics, per_llm = outcome_metrics(outcome, perf, cost)
+    metrics["decision_seconds"] = seconds
+    return RouterRun(choices, outcome, metrics, per_llm, seconds, info)
 
 
 def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -192,30 +257,24 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     traces: list[pd.DataFrame] = []
     perf_of: dict[str, float] = {}
     for name in cfg.routers:
-        t0 = time.perf_counter()
-        info: dict[str, Any] = {}
+        oracle = None
         if name in ORACLE_ROUTERS:
             lp = bounds["lp_hat"] if name == "approx-opt" else bounds["lp_true"]
-            choices = lp_choices(lp)[order]
-        else:
-            router = make_router(name, **_router_params(cfg, name))
-            choices = router.route(stream, streams.get(_ROUTER_STREAM.get(name, ""), None))
-            info = dict(getattr(router, "info", {}) or {})
-        seconds = time.perf_counter() - t0
-        outcome = replay(choices, perf, cost, budgets)
-        metrics, per_llm = outcome_metrics(outcome, perf, cost)
-        metrics["decision_seconds"] = seconds
+            oracle = (lp, order)
+        run = simulate_router(name, stream, perf, cost, streams, params=_router_params(cfg, name),
+                              oracle=oracle)
+        metrics, per_llm = run.metrics, run.per_llm
         metrics["cr_lp"] = metrics["performance"] / lp_value if lp_value > 0 else math.nan
         if milp is not None:
             metrics["cr_milp"] = (
                 metrics["performance"] / milp.objective if milp.objective > 0 else math.nan
             )
         per_llm["budget"] = budgets
-        if "gamma" in info:
-            per_llm["gamma"] = np.asarray(info["gamma"], dtype=float)
+        if "gamma" in run.info:
+            per_llm["gamma"] = np.asarray(run.info["gamma"], dtype=float)
         perf_of[name] = metrics["performance"]
         rows.extend(_rows(name, seed, metrics, per_llm, prep.models))
-        positions, spend = cumulative_spend(outcome, cost)
+        positions, spend = cumulative_spend(run.outcome, cost)
         traces.append(
             pd.DataFrame(
                 {
@@ -374,6 +433,7 @@ def run_simulation(
         "index": prep.index_descriptor,
         "seeds_done": list(config.seeds),
         "notes": prep.notes,
+        "timings": prep.timings,
         "seconds": time.perf_counter() - started,
     }
     run = Run(path=run_dir, manifest=manifest, results=results, trace=trace, summary=summary)
