@@ -10,6 +10,7 @@ On disk a dataset is ``data/<name>/table.parquet`` (columns ``id``, ``prompt``, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -124,11 +125,17 @@ class RouteTable:
         return {str(k): int(v) for k, v in zip(names, counts, strict=True)}
 
     def content_hash(self) -> str:
-        """SHA-256 (first 16 hex digits) of ids, prompts, tasks, models, perf and cost."""
+        """SHA-256 (first 16 hex digits) of ids, prompts, tasks, models, perf and cost.
+        Computed once per table (tables are immutable)."""
+        return self._content_hash
+
+    @functools.cached_property
+    def _content_hash(self) -> str:
         h = hashlib.sha256()
         for col in (self.ids, self.prompts, self.tasks):
-            # str.join runs in C: hashing 2M prompts takes about a second.
-            h.update("\x00".join(col.astype(str).tolist()).encode("utf-8", "surrogatepass"))
+            # str.join over the Python strings runs in C; col.astype(str) would first build a
+            # fixed-width array as wide as the longest prompt (gigabytes at 2M prompts).
+            h.update("\x00".join(map(str, col.tolist())).encode("utf-8", "surrogatepass"))
             h.update(b"\x01")
         h.update("\x00".join(self.models).encode("utf-8"))
         h.update(np.ascontiguousarray(self.perf, dtype="<f8").tobytes())
@@ -138,9 +145,11 @@ class RouteTable:
     # ----------------------------------------------------------------- frames
     def to_frame(self) -> pd.DataFrame:
         data: dict[str, Any] = {
-            "id": self.ids.astype(str),
-            "prompt": self.prompts.astype(str),
-            "task": self.tasks.astype(str),
+            # pandas converts element by element; numpy's astype(str) would build a fixed-width
+            # array as wide as the longest prompt.
+            "id": pd.Series(self.ids, dtype=object).astype(str),
+            "prompt": pd.Series(self.prompts, dtype=object).astype(str),
+            "task": pd.Series(self.tasks, dtype=object).astype(str),
         }
         for i, model in enumerate(self.models):
             data[PERF_PREFIX + model] = self.perf[:, i]
