@@ -12,7 +12,6 @@ Folder layout and metric names: see ``docs/CONTRACTS.md``.
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import shutil
 import subprocess
 import time
@@ -31,7 +30,12 @@ from routebench.config import ORACLE_ROUTERS, SimConfig
 from routebench.dataset import RouteTable, dataset_dir, load_table
 from routebench.engine import Outcome, cumulative_spend, replay
 from routebench.estimate import stream_estimates
-from routebench.metrics import outcome_metrics, summarise
+from routebench.metrics import (
+    competitive_ratio,
+    outcome_metrics,
+    relative_performance,
+    summarise,
+)
 from routebench.oracle import LPResult, lp_choices, milp_allowed, solve_lp, solve_milp
 from routebench.report import build_run_report, run_markdown
 from routebench.results import Run
@@ -264,11 +268,9 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         run = simulate_router(name, stream, perf, cost, streams, params=_router_params(cfg, name),
                               oracle=oracle)
         metrics, per_llm = run.metrics, run.per_llm
-        metrics["cr_lp"] = metrics["performance"] / lp_value if lp_value > 0 else math.nan
+        metrics["cr_lp"] = competitive_ratio(metrics["performance"], lp_value)
         if milp is not None:
-            metrics["cr_milp"] = (
-                metrics["performance"] / milp.objective if milp.objective > 0 else math.nan
-            )
+            metrics["cr_milp"] = competitive_ratio(metrics["performance"], milp.objective)
         per_llm["budget"] = budgets
         if "gamma" in run.info:
             per_llm["gamma"] = np.asarray(run.info["gamma"], dtype=float)
@@ -294,7 +296,7 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "seed": seed,
                 "metric": "relative_performance",
                 "llm": "",
-                "value": perf_of[name] / ref if ref > 0 else math.nan,
+                "value": relative_performance(perf_of[name], ref),
             }
             for name in cfg.routers
         )
