@@ -128,39 +128,46 @@ def competitive_ratio(
     return _ratio(online, offline)
 
 
+def mean_ci(frame: pd.DataFrame, by: list[str] | tuple[str, ...], value: str = "value",
+            confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Group ``frame`` by the columns ``by``; per group the ``mean`` of ``value``, its two-sided
+    Student-t interval ``ci_low`` / ``ci_high`` (NaN with fewer than two values) and ``n`` (the
+    finite values used). Groups keep their order of first appearance."""
+    if not 0 < confidence < 1:
+        raise MetricsError(f"confidence must lie in (0, 1), got {confidence}")
+    values = pd.to_numeric(frame[value], errors="raise").astype(np.float64)
+    # NaN and infinite values (undefined ratios) are not counted; a group of only those stays,
+    # with n = 0 and a NaN mean.
+    values = values.where(np.isfinite(values.to_numpy()))
+    out = (frame.assign(**{value: values}).groupby(list(by), sort=False, dropna=False)[value]
+           .agg(mean="mean", sd="std", n="count").reset_index())
+    n = out["n"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tq = scipy.stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, tq * out["sd"].to_numpy() / np.sqrt(n), np.nan)
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    out["n"] = out["n"].astype(np.int64)
+    return out.drop(columns="sd")
+
+
 def summarise(frame: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Mean and t-interval over seeds, per router and metric (and per ``llm`` when the frame
     holds per-LLM rows).
 
     ``frame`` is long format with at least ``router``, ``metric`` and ``value`` (one row per
     seed). NaN values (undefined ratios) are left out; ``n_seeds`` counts the values used. With
-    one value the interval is the mean itself; with none, everything is NaN. Returns columns
-    ``router``, [``llm``], ``metric``, ``mean``, ``ci_low``, ``ci_high``, ``n_seeds`` in order
-    of first appearance.
+    one value the interval is the mean itself. Returns columns ``router``, [``llm``],
+    ``metric``, ``mean``, ``ci_low``, ``ci_high``, ``n_seeds`` in order of first appearance.
     """
     missing = {"router", "metric", "value"} - set(frame.columns)
     if missing:
         raise MetricsError(f"results frame lacks column(s) {sorted(missing)}")
-    if not 0 < confidence < 1:
-        raise MetricsError(f"confidence must lie in (0, 1), got {confidence}")
     keys = ["router", "metric"]
     if "llm" in frame.columns and (frame["llm"].astype(str) != "").any():
         keys = ["router", "llm", "metric"]
-    values = pd.to_numeric(frame["value"], errors="raise").astype(np.float64)
-    grouped = values.groupby([frame[k] for k in keys], sort=False)
-    out = grouped.agg(["mean", "std", "count"]).reset_index()
-    n = out["count"].to_numpy()
-    std = out["std"].fillna(0.0).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tcrit = np.where(n > 1, scipy.stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)), 0.0)
-        half = tcrit * std / np.sqrt(np.maximum(n, 1))
-    mean = out["mean"].to_numpy()
-    return pd.DataFrame(
-        {
-            **{k: out[k].to_numpy() for k in keys},
-            "mean": mean,
-            "ci_low": mean - half,
-            "ci_high": mean + half,
-            "n_seeds": n.astype(np.int64),
-        }
-    )
+    out = mean_ci(frame, keys, confidence=confidence)
+    single = out["n"] < 2
+    out.loc[single, "ci_low"] = out.loc[single, "mean"]
+    out.loc[single, "ci_high"] = out.loc[single, "mean"]
+    return out.rename(columns={"n": "n_seeds"})[keys + ["mean", "ci_low", "ci_high", "n_seeds"]]

@@ -25,10 +25,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from routebench import io  # noqa: E402
 from routebench.config import ALL_ROUTERS, ONLINE_ROUTERS, ORACLE_ROUTERS  # noqa: E402
+from routebench.metrics import mean_ci  # noqa: E402
 from routebench.results import (  # noqa: E402
     Run,
     config_without,
-    mean_ci,
     param_value,
     router_label,
     t_interval,

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from routebench import io
 from routebench.config import ALL_ROUTERS, ConfigError, SimConfig
@@ -109,36 +108,16 @@ class Run:
 
 # --------------------------------------------------------------------------- statistics
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the mean and its two-sided Student-t interval; NaN bounds for one
-    value. NaN values are ignored."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
+    """(mean, low, high) of one sample: the mean and its two-sided Student-t interval
+    (``routebench.metrics.mean_ci``); NaN bounds for one value, NaN values ignored."""
+    from routebench.metrics import mean_ci
+
+    out = mean_ci(pd.DataFrame({"group": 0, "value": np.asarray(values, dtype=np.float64)}),
+                  ["group"], confidence=level)
+    if out.empty:
         return math.nan, math.nan, math.nan
-    mean = float(v.mean())
-    if v.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return mean, mean - half, mean + half
-
-
-def mean_ci(frame: pd.DataFrame, by: Sequence[str], value: str = "value",
-            level: float = 0.95) -> pd.DataFrame:
-    """Group ``frame`` by any columns ``by``; per group the ``mean`` of ``value``, its
-    ``ci_low`` and ``ci_high`` (two-sided Student-t interval, NaN for one sample) and ``n``
-    (samples). ``routebench.metrics.summarise`` does the same per router and metric; plots need
-    other groupings (e.g. pooled over the runs of one sweep value)."""
-    clean = frame[np.isfinite(frame[value].to_numpy(dtype=np.float64))]
-    grouped = clean.groupby(list(by), sort=False, dropna=False)[value]
-    out = grouped.agg(mean="mean", sd="std", n="count").reset_index()
-    n = out["n"].to_numpy(dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tq = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
-        half = np.where(n >= 2, tq * out["sd"].to_numpy() / np.sqrt(n), np.nan)
-    out["ci_low"] = out["mean"] - half
-    out["ci_high"] = out["mean"] + half
-    out["n"] = out["n"].astype("int64")
-    return out.drop(columns="sd")
+    row = out.iloc[0]
+    return float(row["mean"]), float(row["ci_low"]), float(row["ci_high"])
 
 
 def summarise_run(run: Run) -> pd.DataFrame:
