@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from routebench import embed
+from routebench import embed, io
 from routebench.dataset import RouteTable
 from routebench.index import (
     DEFAULT_INDEX,
@@ -116,6 +116,8 @@ def estimate(
             _, ids = searcher.search(np.ascontiguousarray(query_vectors[block_rows]), k_eff)
             block = neighbour_means(both, fallback, ids)
             out[start : start + len(ids)] = block
+            if rows is not None:
+                io.release_pages(query_vectors)  # keep RSS at one chunk of a mapped matrix
             bar.advance(task, len(ids))
     return out[:, :m].copy(), out[:, m:].copy()
 

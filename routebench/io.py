@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -94,3 +95,19 @@ def stable_hash(obj: Any, length: int = 12) -> str:
     """Short hex digest of a JSON-serialisable object (key order does not matter)."""
     blob = json.dumps(obj, sort_keys=True, default=_json_default).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def release_pages(array: np.ndarray) -> bool:
+    """Drop the resident pages of a memory-mapped ``array`` from this process; they stay in the
+    OS page cache and are read back on the next touch. Gathering scattered rows from a mapped
+    file otherwise keeps every touched page mapped and counted in the process's RSS (the whole
+    2 GB embedding matrix of a 2M-query dataset). Returns False, doing nothing, for an array
+    that is not file-mapped or where ``madvise`` is unavailable."""
+    base: object = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        mapped = getattr(base, "_mmap", None)
+        base = mapped if isinstance(mapped, mmap.mmap) else getattr(base, "base", None)
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)
+        return True
+    return False

@@ -116,3 +116,17 @@ def test_stream_estimates_from_a_table(tiny_table, tmp_path):
     hist_cost = tiny_table.cost[split.history]
     assert (cost_hat >= hist_cost.min(axis=0) - 1e-15).all()
     assert (cost_hat <= hist_cost.max(axis=0) + 1e-15).all()
+
+
+def test_release_pages_only_touches_mapped_arrays(tmp_path) -> None:
+    """``io.release_pages`` drops a memory-mapped matrix's pages (values unchanged) and leaves
+    ordinary arrays alone; ``estimate`` calls it between chunks of a mapped stream."""
+    from routebench import io
+
+    path = tmp_path / "v.npy"
+    np.save(path, np.arange(4000, dtype=np.float32).reshape(-1, 4))
+    mapped = np.load(path, mmap_mode="r")
+    before = mapped[::7].copy()
+    assert io.release_pages(mapped) and io.release_pages(mapped[10:20])
+    assert np.array_equal(mapped[::7], before)
+    assert not io.release_pages(np.zeros(3))
