@@ -9,16 +9,13 @@ fitted scaling exponent (slope of log seconds against log N). ``python -m bench 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
-import resource
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from rich.progress import Progress
 
+from bench.bench_table1 import in_fresh_process, peak_rss_mib
 from routebench import io
 from routebench.budgets import split_budget, total_budget
 from routebench.seeding import rng
@@ -69,15 +66,8 @@ def _measure(kind: str, n: int, seed: int) -> dict[str, object]:
                    status="optimal", free_queries=res.free_queries, rounds=res.rounds)
         row["problem"] = "lp"
         row["method"] = "fast" if kind == "lp" else "reference"
-    scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0  # ru_maxrss: KiB on Linux
-    row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+    row["peak_rss_mib"] = peak_rss_mib()
     return row
-
-
-def _in_fresh_process(kind: str, n: int, seed: int) -> dict[str, object]:
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_measure, kind, n, seed).result()
 
 
 def scaling_exponent(n: np.ndarray, seconds: np.ndarray) -> float:
@@ -105,7 +95,7 @@ def run(
         task = progress.add_task("LP / MILP oracles", total=len(jobs))
         for kind, n in jobs:
             progress.update(task, description=f"{kind} N={n:,}")
-            rows.append(_in_fresh_process(kind, n, seed))
+            rows.append(in_fresh_process(_measure, kind, n, seed))
             progress.advance(task)
     frame = pd.DataFrame(rows)
     frame["scaling_exponent"] = np.nan
