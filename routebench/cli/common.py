@@ -58,7 +58,3 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def not_built(command: str) -> None:
-    fail(f"`routebench {command}` is not built yet", code=2)
