@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from routebench.engine import serve_or_drop
 from routebench.oracle import (
     DEFAULT_MILP_LIMIT,
     LPResult,
@@ -28,13 +29,8 @@ FAST_SMALL = {"direct_queries": 2, "min_free": 1, "free_fraction": 0.25}
 
 def replay_value(choices: np.ndarray, perf: np.ndarray, cost: np.ndarray, budgets: np.ndarray):
     """Serve-or-drop in stream order (PORT.md section 1): performance of the served queries."""
-    spend = np.zeros(budgets.size)
-    total = 0.0
-    for j, i in enumerate(choices.tolist()):
-        if i >= 0 and spend[i] + cost[j, i] <= budgets[i]:
-            spend[i] += cost[j, i]
-            total += perf[j, i]
-    return total
+    served = serve_or_drop(np.asarray(choices, dtype=np.int64), cost, budgets)
+    return float(perf[served, choices[served]].sum())
 
 
 def check_lp(res: LPResult, perf: np.ndarray, cost: np.ndarray, budgets: np.ndarray) -> None:
