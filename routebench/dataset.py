@@ -361,8 +361,9 @@ def table_from_frame(
             f"{where('id', row)}: duplicated id {ids[row]!r}"
             + (" (pass --coalesce to merge complementary copies)" if missing != "coalesce" else "")
         )
-    prompts = frame["prompt"].fillna("").astype(str).to_numpy(dtype=object)
-    empty = np.array([not p.strip() for p in prompts])
+    prompt_col = frame["prompt"].fillna("").astype(str)
+    prompts = prompt_col.to_numpy(dtype=object)
+    empty = (prompt_col.str.strip() == "").to_numpy()
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
         raise DatasetError(f"{where('prompt', row)} (id {ids[row]!r}): empty prompt")

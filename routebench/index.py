@@ -491,9 +491,8 @@ def index_key(identity: dict[str, Any]) -> str:
     return f"{identity['index']['type']}-{slug}-{digest}"
 
 
-def _write_index(path: Path, index: faiss.Index) -> int:
+def _write_index(path: Path, index: faiss.Index) -> None:
     io.write_with(path, lambda p: faiss.write_index(index, str(p)))
-    return path.stat().st_size
 
 
 def load_index(
@@ -649,7 +648,7 @@ def build_or_load_index(
         top_k=top_k,
         progress=progress,
     )
-    built.descriptor["measured"]["memory_bytes"] = _write_index(path, built.index)
+    _write_index(path, built.index)  # its size is the measured memory_bytes
     io.write_json(path.with_suffix(".json"), built.descriptor)
     built.path = path
     return built
