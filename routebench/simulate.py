@@ -38,14 +38,11 @@ from routebench.metrics import (
 )
 from routebench.oracle import LPResult, lp_choices, milp_allowed, solve_lp, solve_milp
 from routebench.report import build_run_report, run_markdown
-from routebench.results import Run
+from routebench.results import MANIFEST_FILE, RESULTS_FILE, TRACE_FILE, Run, is_run_dir
 from routebench.routers import StreamInput, make_router
 from routebench.seeding import rngs
 from routebench.split import make_split
 
-RESULTS_FILE = "results.parquet"
-TRACE_FILE = "trace.parquet"
-MANIFEST_FILE = "manifest.json"
 SEEDS_DIR = "seeds"
 #: Routers that read the exact k-NN estimates.
 _EXACT_ROUTERS = ("knn-perf", "knn-cost")
@@ -361,11 +358,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def is_complete(run_dir: Path) -> bool:
-    """A run is complete once its manifest is written (it is written last)."""
-    return (run_dir / MANIFEST_FILE).exists() and (run_dir / RESULTS_FILE).exists()
-
-
 def run_simulation(
     config: SimConfig,
     *,
@@ -382,7 +374,7 @@ def run_simulation(
     """
     console = console or Console(stderr=True)
     run_dir = Path(results_root) / config.run_key()
-    if is_complete(run_dir) and not force:
+    if is_run_dir(run_dir) and not force:  # the manifest is written last
         console.print(f"[dim]{run_dir}: already complete (use --force to recompute)[/]")
         return run_dir
     if force and run_dir.exists():

@@ -47,6 +47,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from routebench import io
 from routebench.config import ConfigError, SimConfig
 from routebench.dataset import CARD_FILE, dataset_dir
+from routebench.results import MANIFEST_FILE, is_run_dir
 
 Runner = Callable[..., Path]
 
@@ -361,9 +362,9 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
 # --------------------------------------------------------------------------- running
 def is_finished(run_dir: Path, config: SimConfig) -> bool:
     """Whether ``run_dir`` holds a finished run with every seed of ``config``."""
-    manifest_file = run_dir / "manifest.json"
-    if not (manifest_file.is_file() and (run_dir / "results.parquet").is_file()):
+    if not is_run_dir(run_dir):
         return False
+    manifest_file = run_dir / MANIFEST_FILE
     try:
         done = set(io.read_json(manifest_file).get("seeds_done", []))
     except ValueError:
