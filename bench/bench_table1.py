@@ -129,6 +129,8 @@ def run(out_dir: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
              "load index + search 10,000 queries (k=5) + neighbour means"),
         _row("exact estimates (flat)", t["exact_estimates_seconds"],
              "exact k-NN of 10,000 queries for knn-perf / knn-cost"),
+        _row("integrity checks", t.get("verify_seconds", float("nan")),
+             "SHA-256 of the cached embeddings and both index files (inside the estimates)"),
         _row("lp-bound", t["lp_bound_seconds"], "exact LP on true features (also opt's LP)"),
         _row("lp on estimates", t["lp_estimates_seconds"], "approx-opt's LP"),
     ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from routebench import io
+from routebench.errors import IntegrityError
 
 PERF_PREFIX = "perf::"
 COST_PREFIX = "cost::"
@@ -353,6 +356,10 @@ def table_from_frame(
         raise DatasetError(f"{_where(file)}: no queries left (zero rows)")
 
     where = _locator(frame, file)
+    no_id = frame["id"].isna().to_numpy()
+    if no_id.any():
+        row = int(np.flatnonzero(no_id)[0])
+        raise DatasetError(f"{where('id', row)}: missing id (every query needs an id)")
     ids = frame["id"].astype(str).to_numpy(dtype=object)
     dup = pd.Series(ids).duplicated()
     if dup.any():
@@ -424,8 +431,23 @@ def check_matrices(
 
 
 # --------------------------------------------------------------------------- disk
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_name(name: str) -> str:
+    """A dataset name, which is its folder's name: letters, digits, '.', '_' and '-' only (no
+    path separators, so a name can never reach outside the data folder)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise DatasetError(
+            f"{name!r} is not a valid dataset name (use letters, digits, '.', '_', '-'; it is a "
+            "folder under the data folder)"
+        )
+    return name
+
+
 def dataset_dir(name: str, data_dir: str | Path = "data") -> Path:
-    return Path(data_dir) / name
+    """The folder of dataset ``name``: ``<data_dir>/<name>``."""
+    return Path(data_dir) / check_name(name)
 
 
 def save_table(table: RouteTable, directory: str | Path, **card_extra: Any) -> dict[str, Any]:
@@ -438,39 +460,96 @@ def save_table(table: RouteTable, directory: str | Path, **card_extra: Any) -> d
     return card
 
 
-def load_table(directory: str | Path, *, name: str | None = None) -> RouteTable:
-    """Load and validate a dataset written by ``save_table``."""
+def read_card(directory: str | Path) -> dict[str, Any]:
+    """The ``card.json`` of the dataset in ``directory``; refuses a missing card, or one without
+    the content hash that proves which table it describes (``IntegrityError``)."""
+    directory = Path(directory)
+    card_path = directory / CARD_FILE
+    fix = (f"re-create the dataset: `routebench download {directory.name} --force` (with the "
+           "same --from PATH and options for an import)")
+    if not card_path.is_file():
+        raise IntegrityError(
+            f"{card_path}: the dataset card is missing, so {TABLE_FILE} cannot be verified "
+            f"(the card holds its content hash); {fix}"
+        )
+    card = io.read_json(card_path)
+    if not isinstance(card, dict):
+        raise IntegrityError(f"{card_path}: expected a JSON object; {fix}")
+    want = card.get("content_hash")
+    if not isinstance(want, str) or not re.fullmatch(r"[0-9a-f]{16}", want):
+        raise IntegrityError(
+            f"{card_path}: no valid content_hash (got {want!r}), so {TABLE_FILE} cannot be "
+            f"verified; {fix}"
+        )
+    models = card.get("models")
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        raise IntegrityError(f"{card_path}: 'models' must be a non-empty list of names; {fix}")
+    return card
+
+
+def load_table(directory: str | Path) -> RouteTable:
+    """Load and verify a dataset written by ``save_table``: its card must be present and its
+    content hash must match the table's (a table without proof of what it is is refused). The
+    dataset's name is its folder's name (never the card's ``name`` field)."""
     directory = Path(directory)
     table_path = directory / TABLE_FILE
-    card_path = directory / CARD_FILE
     if not table_path.exists():
         raise DatasetError(
             f"{table_path}: no such dataset file; run `routebench download {directory.name}` first"
         )
-    card = io.read_json(card_path) if card_path.exists() else {}
+    card = read_card(directory)
     try:
         frame = pd.read_parquet(table_path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise DatasetError(f"{table_path}: cannot read Parquet ({exc})") from exc
-    models = card.get("models")
     table = table_from_frame(
         frame,
-        name=name or card.get("name") or directory.name,
+        name=directory.name,
         file=table_path,
-        models=models,
+        models=card["models"],
         card={k: v for k, v in card.items() if k in _PROVENANCE_KEYS},
     )
     del frame
     # pyarrow's allocator keeps the decoded Parquet buffers for reuse: about 0.9 GB at 2M
     # prompts that nothing references once the table is built. Hand them back.
     pa.default_memory_pool().release_unused()
-    want = card.get("content_hash")
-    if want and want != table.content_hash():
-        raise DatasetError(
-            f"{table_path}: content hash {table.content_hash()} does not match the card's {want} "
-            f"({card_path}); the file changed after download; re-run with --force"
+    if card["content_hash"] != table.content_hash():
+        raise IntegrityError(
+            f"{table_path}: content hash {table.content_hash()} does not match the card's "
+            f"{card['content_hash']} ({directory / CARD_FILE}): the table or the card changed "
+            f"after download; re-create the dataset: `routebench download {directory.name} "
+            "--force` (with the same --from PATH and options for an import)"
         )
     return table
+
+
+#: Card fields recomputed from the table (``verify_card``).
+_SUMMARY_KEYS = ("n_queries", "n_models", "models", "tasks", "mean_perf", "mean_cost_usd",
+                 "content_hash")
+
+
+def verify_card(card: dict[str, Any], table: RouteTable, *, path: str | Path = CARD_FILE) -> None:
+    """Refuse a card whose summary (size, models, tasks, per-LLM means, hash) is not what
+    ``table`` gives: an edited card must not be shown as if it described the data."""
+    fresh = table.make_card()
+
+    def same(key: str) -> bool:
+        have, want = card.get(key), fresh[key]
+        if key.startswith("mean_"):  # float sums: the summation order may differ by layout
+            return (isinstance(have, dict) and set(have) == set(want)
+                    and all(isinstance(have[m], (int, float)) and not isinstance(have[m], bool)
+                            and math.isclose(have[m], want[m], rel_tol=1e-9, abs_tol=1e-15)
+                            for m in want))
+        return have == want
+
+    diffs = [k for k in _SUMMARY_KEYS if not same(k)]
+    if diffs:
+        k = diffs[0]
+        raise IntegrityError(
+            f"{path}: field {k!r} says {card.get(k)!r} but the table gives {fresh[k]!r}"
+            + (f" (and {len(diffs) - 1} more field(s) differ)" if len(diffs) > 1 else "")
+            + f"; re-create the dataset: `routebench download {table.name} --force`"
+        )
 
 
 #: Card keys that describe provenance (kept when a table is loaded and saved again).

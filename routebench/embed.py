@@ -43,6 +43,7 @@ from rich.progress import (
 
 from routebench import io
 from routebench.dataset import RouteTable, dataset_dir
+from routebench.errors import IntegrityError
 from routebench.seeding import rng
 
 DEFAULT_EMBEDDER = "tfidf"
@@ -53,7 +54,7 @@ MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EXTRA_HINT = (
     "pip install 'routebench[embed]' (and `pip install torch==2.13.0` for the CPU wheel)"
 )
-DESCRIPTOR_FORMAT = 1
+DESCRIPTOR_FORMAT = 2  # 2: the file's SHA-256 is recorded and checked
 
 
 class EmbedError(ValueError):
@@ -476,12 +477,12 @@ def get_embeddings(
     want = {"content_hash": content_hash, "embedder": embedder, "params": resolved, "n": table.n}
     if use_cache and not force and npy_path.exists() and json_path.exists():
         stored = io.read_json(json_path)
-        if all(stored.get(k) == v for k, v in want.items()):
-            vectors = np.load(npy_path, allow_pickle=False, mmap_mode="r" if mmap else None)
-            if vectors.shape == (table.n, stored.get("dim")) and vectors.dtype == np.float32:
-                if info is not None:
-                    info.update(stored, cached=True)
-                return vectors
+        if isinstance(stored, dict) and all(stored.get(k) == v for k, v in want.items()):
+            started = time.perf_counter()
+            vectors = load_verified(npy_path, stored, rows=table.n, mmap=mmap)
+            if info is not None:
+                info.update(stored, cached=True, verify_seconds=time.perf_counter() - started)
+            return vectors
     model = make_embedder(embedder, params)
     start = time.perf_counter()
     vectors = compute_embeddings(table.prompts, model, progress=progress)
@@ -495,8 +496,42 @@ def get_embeddings(
         "produced_by": model.describe(),
     }
     if use_cache:
-        io.save_npy(npy_path, vectors)
+        descriptor["sha256"], descriptor["bytes"] = io.write_hashed(
+            npy_path, lambda p: io.save_npy(p, vectors)
+        )
         io.write_json(json_path, descriptor)
     if info is not None:
         info.update(descriptor, cached=False)
+    return vectors
+
+
+def load_verified(
+    npy_path: Path, descriptor: dict[str, Any], *, rows: int, mmap: bool = False
+) -> np.ndarray:
+    """Read a cached embedding matrix after checking that its bytes are the ones its descriptor
+    recorded (SHA-256): a file copied over, truncated or edited is refused, never used."""
+    fix = ("delete it (it is recomputed on the next run) or rebuild it: `routebench "
+           "build-index DATASET --force`")
+    want = descriptor.get("sha256")
+    if not isinstance(want, str):
+        raise IntegrityError(
+            f"{npy_path}: its descriptor {npy_path.with_suffix('.json').name} records no SHA-256 "
+            f"of the file (written by an older routebench), so it cannot be verified; {fix}"
+        )
+    have = io.file_sha256(npy_path)
+    if have != want:
+        raise IntegrityError(
+            f"{npy_path}: SHA-256 {have[:16]}... differs from the {want[:16]}... its descriptor "
+            f"recorded: the file changed after it was written; {fix}"
+        )
+    try:
+        vectors = np.load(npy_path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except Exception as exc:  # noqa: BLE001 - numpy raises several types for a corrupt file
+        raise IntegrityError(f"{npy_path}: cannot read ({type(exc).__name__}: {exc}); {fix}") \
+            from None
+    if vectors.shape != (rows, descriptor.get("dim")) or vectors.dtype != np.float32:
+        raise IntegrityError(
+            f"{npy_path}: holds {vectors.dtype} {vectors.shape}, expected float32 "
+            f"({rows}, {descriptor.get('dim')}); {fix}"
+        )
     return vectors

@@ -154,13 +154,15 @@ def stream_estimates(
     force: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = True,
+    info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(perf_hat, cost_hat, descriptor) for ``split.test``, in the order of ``split.test``.
 
     Builds or reuses the cached embeddings and the saved index of ``index`` (``exact`` uses the
     exact ``flat`` index instead, for KNN-Perf / KNN-Cost). perf_hat and cost_hat are float64
     (len(split.test), M); cost_hat is in USD. The descriptor is the index's (embedder, index
-    params, dataset hash, split, measured recall and throughput)."""
+    params, dataset hash, split, measured recall and throughput). ``info``, when given, receives
+    ``verify_seconds``: the time spent checking the cached files' SHA-256."""
     built = build_or_load_index(
         table,
         split,
@@ -173,6 +175,8 @@ def stream_estimates(
         force=force,
         progress=progress,
     )
+    if info is not None:
+        info["verify_seconds"] = built.verify_seconds
     perf_hat, cost_hat = estimate(
         built,
         built.embeddings,

@@ -25,6 +25,7 @@ searches use every thread, which does not change results.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from routebench import embed, io
 from routebench.dataset import RouteTable, dataset_dir
+from routebench.errors import IntegrityError
 from routebench.seeding import rng
 from routebench.split import Split
 
@@ -45,7 +47,7 @@ INDEX_TYPES = ("flat", "hnsw", "ivf")
 DEFAULT_INDEX = "hnsw"
 DEFAULT_TOP_K = 5
 INDEXES_SUBDIR = "indexes"
-DESCRIPTOR_FORMAT = 1
+DESCRIPTOR_FORMAT = 2  # 2: the index file's SHA-256 and the split's history hash
 SEARCH_BATCH = 4096  # queries per FAISS search call
 EXACT_CHUNK = 512  # queries per exact-search block (block x history float32 scores in memory)
 TIE_MARGIN = 16  # extra exact candidates fetched per query to resolve ties at the k-th place
@@ -56,6 +58,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "hnsw": {"m": 32, "ef_construction": 200, "ef_search": 50},
     "ivf": {"nlist": None, "nprobe": None, "pq": False, "pq_m": None, "pq_bits": 8},
 }
+
+
+#: Upper limits of index parameters (beyond them FAISS fails or runs out of memory).
+_MAX_PARAM = {"m": 1024, "ef_construction": 1_000_000, "ef_search": 1_000_000, "pq_bits": 16}
 
 
 class IndexConfigError(ValueError):
@@ -97,8 +103,11 @@ def resolve_index_params(
 
     def positive(key: str) -> int:
         value = out[key]
+        high = _MAX_PARAM.get(key, 2**31 - 1)  # FAISS stores these as C ints
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise IndexConfigError(f"index {kind!r}: {key} must be an integer >= 1, got {value!r}")
+        if value > high:
+            raise IndexConfigError(f"index {kind!r}: {key} must be at most {high:,}, got {value!r}")
         return int(value)
 
     if kind == "hnsw":
@@ -321,6 +330,8 @@ class BuiltIndex:
     embeddings: np.ndarray
     path: Path | None = None
     reused: bool = False
+    #: Seconds spent checking the saved file's SHA-256 when it was loaded (0 when built).
+    verify_seconds: float = 0.0
     _exact: ExactSearcher | None = field(default=None, repr=False)
 
     @property
@@ -422,6 +433,12 @@ def measure(
 
 
 # --------------------------------------------------------------------------- descriptor
+def split_digest(split: Split) -> str:
+    """SHA-256 of the history's row positions (int64, little-endian): which queries the index
+    holds, whatever code produced the split."""
+    return hashlib.sha256(np.ascontiguousarray(split.history, dtype="<i8").tobytes()).hexdigest()
+
+
 def _identity(
     table: RouteTable,
     split: Split,
@@ -436,6 +453,7 @@ def _identity(
             "seed": split.seed,
             "test_size": split.test_size,
             "n_history": int(len(split.history)),
+            "history_sha256": split_digest(split),
         },
         "embedder": {"name": embedder, "params": embedder_params},
         "index": {"type": kind, "params": index_params},
@@ -448,6 +466,7 @@ _CHECKED = (
     ("split", "seed", "split seed"),
     ("split", "test_size", "split test size"),
     ("split", "n_history", "history size (queries)"),
+    ("split", "history_sha256", "history rows (SHA-256)"),
     ("embedder", "name", "embedder"),
     ("embedder", "params", "embedder params"),
     ("index", "type", "index type"),
@@ -491,8 +510,38 @@ def index_key(identity: dict[str, Any]) -> str:
     return f"{identity['index']['type']}-{slug}-{digest}"
 
 
-def _write_index(path: Path, index: faiss.Index) -> None:
-    io.write_with(path, lambda p: faiss.write_index(index, str(p)))
+def _write_index(path: Path, index: faiss.Index) -> dict[str, Any]:
+    """Write ``index`` atomically; the SHA-256 and size (bytes) of the file written."""
+    sha, size = io.write_hashed(path, lambda p: faiss.write_index(index, str(p)))
+    return {"sha256": sha, "bytes": size}
+
+
+def read_verified_index(path: Path, descriptor: dict[str, Any]) -> tuple[faiss.Index, float]:
+    """Read a saved index after checking that its bytes are the ones its descriptor recorded
+    (SHA-256): a file copied from another dataset, truncated or edited is refused, never used.
+    Returns the index and the seconds the check took."""
+    fix = "delete it or rebuild it: `routebench build-index DATASET --force` (same options)"
+    want = descriptor.get("file", {}).get("sha256") if isinstance(descriptor.get("file"), dict) \
+        else None
+    if not isinstance(want, str):
+        raise IntegrityError(
+            f"{path}: its descriptor {path.with_suffix('.json').name} records no SHA-256 of the "
+            f"index file (written by an older routebench), so it cannot be verified; {fix}"
+        )
+    started = time.perf_counter()
+    have = io.file_sha256(path)
+    seconds = time.perf_counter() - started
+    if have != want:
+        raise IntegrityError(
+            f"{path}: SHA-256 {have[:16]}... differs from the {want[:16]}... its descriptor "
+            f"recorded: the file changed after it was built (copied from another dataset?); {fix}"
+        )
+    try:
+        index = faiss.read_index(str(path))
+    except Exception as exc:  # noqa: BLE001 - FAISS raises RuntimeError for any bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IntegrityError(f"{path}: cannot read the index ({first}); {fix}") from None
+    return index, seconds
 
 
 def load_index(
@@ -516,7 +565,7 @@ def load_index(
     stored_params = stored.get("index", {}).get("params", {})
     wanted = _identity(table, split, embedder, emb_params, kind, stored_params)
     check_descriptor(stored, wanted, path=json_path)
-    index = faiss.read_index(str(path))
+    index, verify_seconds = read_verified_index(path, stored)
     if index.ntotal != len(split.history) or index.d != embeddings.shape[1]:
         raise DescriptorMismatch(
             f"{path}: index holds {index.ntotal} vectors of dimension {index.d}, expected "
@@ -532,6 +581,7 @@ def load_index(
         embeddings=embeddings,
         path=path,
         reused=True,
+        verify_seconds=verify_seconds,
     )
 
 
@@ -618,10 +668,12 @@ def build_or_load_index(
     descriptor disagrees with the dataset, split or embedder is refused with a message naming
     each difference. When the stored recall was measured at another ``top_k`` it is measured
     again at ``top_k`` and the descriptor is updated."""
+    emb_info: dict[str, Any] = {}
     if embeddings is None:
         # memory-mapped: a loaded index only needs the rows of the stream it estimates
         embeddings = embed.get_embeddings(
-            table, embedder, embedder_params, data_dir=data_dir, progress=progress, mmap=True
+            table, embedder, embedder_params, data_dir=data_dir, progress=progress, mmap=True,
+            info=emb_info,
         )
     emb_params = embed.resolve_params(embedder, embedder_params)
     params = resolve_index_params(index, index_params, len(split.history), embeddings.shape[1])
@@ -632,6 +684,7 @@ def build_or_load_index(
         built = load_index(
             path, table, split, embeddings, embedder=embedder, embedder_params=embedder_params
         )
+        built.verify_seconds += float(emb_info.get("verify_seconds", 0.0))
         if built.descriptor.get("top_k") != int(top_k):
             built.descriptor["measured"].update(measure(built, top_k))
             built.descriptor["top_k"] = int(top_k)
@@ -648,7 +701,7 @@ def build_or_load_index(
         top_k=top_k,
         progress=progress,
     )
-    _write_index(path, built.index)  # its size is the measured memory_bytes
+    built.descriptor["file"] = _write_index(path, built.index)
     io.write_json(path.with_suffix(".json"), built.descriptor)
     built.path = path
     return built

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "DEFAULT_MILP_LIMIT",
-    "DEFAULT_MILP_TIME_LIMIT",
+    "DEFAULT_MILP_NODE_LIMIT",
     "LPResult",
     "MILPResult",
     "OracleInputError",
@@ -61,9 +61,13 @@ __all__ = [
 #: paper scale (10,000 x 11), where the MILP is opt-in (``--milp-limit``).
 DEFAULT_MILP_LIMIT: int = 50_000
 
-#: Default wall-clock limit (seconds) of one default MILP solve; on hitting it, the best integer
-#: solution and the proven bound are reported with status ``"time_limit"``.
-DEFAULT_MILP_TIME_LIMIT: float = 120.0
+#: Default branch-and-bound node limit of one MILP solve of the ``milp`` pseudo-router. A node
+#: count (unlike a wall-clock limit) makes the solve deterministic: on hitting it, the best
+#: integer solution and the proven bound are reported with status ``"node_limit"``. Measured on
+#: one core: the RouterBench slice at 1,500 x 11 and synthetic 4,545 x 11 (budget 1 and 0.25)
+#: solve at the root; the slice at 3,000 x 11 needs 1,346 nodes (about 60 s) at budget 0.25 and
+#: does not close its 6e-4 gap in 3,000 nodes at budget 1 (about 2,000 nodes take ~3 min).
+DEFAULT_MILP_NODE_LIMIT: int = 2_000
 
 
 class OracleInputError(ValueError):
@@ -199,10 +203,11 @@ def _stdout_to_devnull() -> Iterator[None]:
 _BANNER_SHOWN = False
 
 
-def _new_highs(*, threads: int = 1, time_limit: float | None = None) -> highspy.Highs:
+def _new_highs(*, threads: int = 1) -> highspy.Highs:
     """A silent HiGHS instance. highspy prints a copyright banner to stdout when a process
     makes its first instance, before any option can be set, so that one is made with fd 1
-    pointed at /dev/null (CLI output and piped tables stay clean)."""
+    pointed at /dev/null (CLI output and piped tables stay clean). No wall-clock limit is ever
+    set: with one thread and HiGHS' fixed random seed every solve is deterministic."""
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
         h = highspy.Highs()
@@ -212,14 +217,12 @@ def _new_highs(*, threads: int = 1, time_limit: float | None = None) -> highspy.
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", int(threads))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("random_seed", 0)  # the default, pinned: results must not drift with it
     return h
 
 
 _STATUS_NAMES: dict[highspy.HighsModelStatus, str] = {
     highspy.HighsModelStatus.kOptimal: "optimal",
-    highspy.HighsModelStatus.kTimeLimit: "time_limit",
     highspy.HighsModelStatus.kIterationLimit: "iteration_limit",
     highspy.HighsModelStatus.kSolutionLimit: "solution_limit",
     highspy.HighsModelStatus.kMemoryLimit: "memory_limit",
@@ -233,7 +236,7 @@ _STATUS_NAMES: dict[highspy.HighsModelStatus, str] = {
 
 
 def _status_name(h: highspy.Highs) -> str:
-    """HiGHS' model status as one short word: ``optimal``, ``time_limit``, ..., else ``error``."""
+    """HiGHS' model status as one short word: ``optimal``, ``infeasible``, ..., else ``error``."""
     return _STATUS_NAMES.get(h.getModelStatus(), "error")
 
 
@@ -243,9 +246,11 @@ class MILPResult:
     """The 0/1 offline optimum (PORT.md section 2) as found by HiGHS.
 
     ``objective`` is the performance (sum of d) of ``choices``; ``bound`` is the proven upper
-    bound on the integer optimum; ``gap`` = (bound - objective) / max(1, |bound|), 0 when
-    proven optimal; ``status`` is HiGHS' model status (``optimal``, ``time_limit``, ...);
-    ``choices`` int64 (N,), the LLM per query or -1 (drop); ``seconds`` is wall time."""
+    bound on the integer optimum; ``gap`` = (bound - objective) / max(1, |bound|), within
+    mip_rel_gap when proven optimal; ``status`` is HiGHS' model status (``optimal``,
+    ``node_limit`` when the branch-and-bound node limit stopped the search, ...); ``choices``
+    int64 (N,), the LLM per query or -1 (drop); ``seconds`` is wall time (reported, never a
+    limit); ``nodes`` the branch-and-bound nodes HiGHS explored (deterministic)."""
 
     objective: float
     bound: float
@@ -253,11 +258,18 @@ class MILPResult:
     status: str
     choices: np.ndarray
     seconds: float
+    nodes: int = 0
 
     @property
     def optimal(self) -> bool:
         """True when HiGHS proved ``objective`` optimal (within its mip_rel_gap)."""
         return self.status == "optimal"
+
+    @property
+    def limit_hit(self) -> bool:
+        """True when the node limit stopped the search: ``objective`` is the best integer
+        solution found so far and ``bound`` / ``gap`` what HiGHS had proven by then."""
+        return self.status == "node_limit"
 
 
 def milp_allowed(n: int, m: int, limit: int | None = DEFAULT_MILP_LIMIT) -> bool:
@@ -296,25 +308,31 @@ def solve_milp(
     cost: np.ndarray,
     budgets: np.ndarray,
     *,
-    time_limit: float | None = None,
+    node_limit: int | None = None,
     mip_rel_gap: float = 1e-4,
     threads: int = 1,
 ) -> MILPResult:
     """Solve the 0/1 offline problem of PORT.md section 2 with HiGHS' branch and cut.
 
     For the ``milp`` pseudo-router and for BatchSplit's per-batch problems (estimated features,
-    remaining estimated budgets); a 256 x 11 batch costs a few milliseconds. Pairs with
+    remaining estimated budgets); a 256 x 11 batch costs milliseconds to seconds. Pairs with
     ``perf == 0`` never help and pairs costing more than the LLM's whole budget can never be
-    used, so neither becomes a variable. ``time_limit`` is in seconds (None: no limit);
-    ``mip_rel_gap`` is HiGHS' relative optimality tolerance. Returns the best integer solution
-    and HiGHS' proven bound; on a time limit without any integer solution, all queries are
-    dropped (objective 0), and without a bound from HiGHS the LP bound is reported."""
+    used, so neither becomes a variable. ``node_limit`` caps HiGHS' branch-and-bound nodes
+    (``mip_max_nodes``; None: no limit) and ``mip_rel_gap`` is HiGHS' relative optimality
+    tolerance. There is no wall-clock limit: with one thread the result is a function of the
+    inputs and options alone, bit for bit, however loaded the machine is. Returns the best
+    integer solution and HiGHS' proven bound (status ``node_limit`` if the limit stopped the
+    search); without any integer solution all queries are dropped (objective 0), and without a
+    bound from HiGHS the LP bound is reported."""
     t0 = time.perf_counter()
     perf, cost, budgets = _check_inputs(perf, cost, budgets)
     if not mip_rel_gap >= 0.0:
         raise OracleInputError(f"mip_rel_gap: expected >= 0, got {mip_rel_gap}")
-    if time_limit is not None and not time_limit > 0.0:
-        raise OracleInputError(f"time_limit: expected seconds > 0 or None, got {time_limit}")
+    if node_limit is not None and (
+        isinstance(node_limit, bool) or not isinstance(node_limit, (int, np.integer))
+        or node_limit < 1
+    ):
+        raise OracleInputError(f"node_limit: expected an integer >= 1 or None, got {node_limit!r}")
     n, m = perf.shape
     choices = np.full(n, -1, dtype=np.int64)
     pairs = (perf > 0.0) & (cost <= budgets[None, :])
@@ -323,11 +341,15 @@ def solve_milp(
 
     scale = _cost_scale(cost)
     model = _build_model(perf, cost / scale, budgets / scale, pairs, integer=True)
-    h = _new_highs(threads=threads, time_limit=time_limit)
+    h = _new_highs(threads=threads)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if node_limit is not None:
+        h.setOptionValue("mip_max_nodes", int(node_limit))
     h.passModel(model.lp)
     h.run()
     status = _status_name(h)
+    if h.getModelStatus() == highspy.HighsModelStatus.kSolutionLimit and node_limit is not None:
+        status = "node_limit"  # HiGHS reports its node limit as a solution limit
     info = h.getInfo()
     has_solution = info.primal_solution_status == highspy.kSolutionStatusFeasible
     if has_solution:
@@ -350,6 +372,7 @@ def solve_milp(
         status=status,
         choices=choices,
         seconds=time.perf_counter() - t0,
+        nodes=int(info.mip_node_count),
     )
 
 

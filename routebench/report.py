@@ -213,6 +213,36 @@ def _bound_lines(rep: RunReport) -> list[str]:
     return lines
 
 
+def _limit_lines(rep: RunReport) -> list[str]:
+    """One note per deterministic solver limit that bound in the run (results metrics
+    ``limit_batches`` of batch-split and ``limit_hit`` of milp): the numbers are reproducible
+    but the solver stopped short of proving its optimum."""
+    res = rep.run.results
+    whole = res[res["llm"] == ""]
+    lines = []
+    bs = whole[whole["router"] == "batch-split"]
+    hit = bs[(bs["metric"] == "limit_batches") & (bs["value"] > 0)]
+    if not hit.empty:
+        total = int(bs.loc[bs["metric"] == "batches", "value"].sum())
+        seeds = ", ".join(str(int(s)) for s in sorted(hit["seed"]))
+        lines.append(
+            f"BatchSplit: the per-batch node limit bound in {int(hit['value'].sum())} of {total} "
+            f"batches (seeds {seeds}); numbers are deterministic but may be below the batch "
+            "optimum."
+        )
+    milp = whole[whole["router"] == "milp"]
+    stopped = sorted(int(s) for s in milp.loc[(milp["metric"] == "limit_hit")
+                                              & (milp["value"] > 0), "seed"])
+    if stopped:
+        gap = milp.loc[(milp["metric"] == "gap") & milp["seed"].isin(stopped), "value"].max()
+        lines.append(
+            f"MILP: node limit reached (seeds {', '.join(map(str, stopped))}), proven gap "
+            f"{100 * gap:.3g} %: the MILP value is the best integer solution found, not a proven "
+            "optimum."
+        )
+    return lines
+
+
 def _ratio_table(rep: RunReport) -> tuple[list[str], list[list[str]]]:
     wide = rep.ratios.pivot(index="baseline", columns="metric", values="ratio")
     order = [b for b in ONLINE_ROUTERS if b in wide.index] + ["mean"]
@@ -236,6 +266,7 @@ def run_markdown(rep: RunReport, level: int = 2) -> str:
     lines += ["", "Bold: best online router per column (the oracles C^_opt and C_opt are "
                   "excluded from best; cost is not ranked).", ""]
     lines += [f"- {x}" for x in _bound_lines(rep)]
+    lines += [f"- **Note:** {x}" for x in _limit_lines(rep)]
     if not rep.ratios.empty:
         rh, rr = _ratio_table(rep)
         lines += ["", f"{h}# PORT / baseline ratios (of means over seeds)", ""]
@@ -274,7 +305,7 @@ def run_latex(rep: RunReport) -> str:
                                 + [_tex_cell(t, b) for t, b in cells]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     caption = _describe(rep.run).replace("`", "") + " Bold: best online router. " + " ".join(
-        x.replace("`", "") for x in _bound_lines(rep))
+        x.replace("`", "") for x in _bound_lines(rep) + _limit_lines(rep))
     label = "".join(c if c.isalnum() else "-" for c in rep.run.key)
     caption = _tex_escape(caption).replace("±", PM_TEX)
     lines += [f"\\caption{{{caption}}}",

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from routebench import io
-from routebench.config import ALL_ROUTERS, ConfigError, SimConfig
+from routebench.config import ALL_ROUTERS, ConfigError, SimConfig, from_stored
+from routebench.errors import ParamError
 
 MANIFEST_FILE = "manifest.json"
 RESULTS_FILE = "results.parquet"
@@ -57,13 +58,10 @@ class Run:
         return dict(self.manifest.get("config", {}))
 
     @cached_property
-    def sim_config(self) -> SimConfig | None:
-        """The run's ``SimConfig``, or None when the stored config no longer fits the class
-        (e.g. written by another version of routebench)."""
-        try:
-            return SimConfig.from_dict(self.config)
-        except (ConfigError, TypeError, ValueError):
-            return None
+    def sim_config(self) -> SimConfig:
+        """The run's ``SimConfig`` (fields of other routebench versions ignored; checked when
+        the run was loaded)."""
+        return from_stored(self.config)
 
     @property
     def key(self) -> str:
@@ -151,6 +149,33 @@ def _read_parquet(file: Path) -> pd.DataFrame:
         raise ResultsError(f"{file}: cannot read Parquet ({exc})") from exc
 
 
+def _check_manifest(manifest: dict[str, Any], file: Path) -> None:
+    """Refuse a manifest whose config or summary fields are not what simulate writes (an edited
+    or damaged file must not be reported as if it were a run)."""
+    damaged = "(the manifest was edited or is damaged; re-run simulate with --force)"
+    try:
+        from_stored(manifest["config"])
+    except ParamError as exc:
+        raise ResultsError(f"{file}: config key {exc.param!r}: {exc.detail} {damaged}") from None
+    except ConfigError as exc:
+        raise ResultsError(f"{file}: config: {exc} {damaged}") from None
+    models = manifest.get("models")
+    if models is not None and (not isinstance(models, list)
+                               or not all(isinstance(m, str) for m in models)):
+        raise ResultsError(f"{file}: 'models' must be a list of LLM names {damaged}")
+    for key in ("n_test", "n_history"):
+        value = manifest.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise ResultsError(f"{file}: {key!r} must be a count of queries, got {value!r} "
+                               f"{damaged}")
+    budget = manifest.get("total_budget_usd")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                               or not math.isfinite(budget) or budget < 0):
+        raise ResultsError(f"{file}: 'total_budget_usd' must be a USD amount >= 0, got "
+                           f"{budget!r} {damaged}")
+
+
 def load_run(path: str | os.PathLike[str]) -> Run:
     """Read one finished run folder; a clear ``ResultsError`` names the folder and what is
     missing (an unfinished run has no manifest yet)."""
@@ -170,6 +195,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     manifest = io.read_json(manifest_file)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         raise ResultsError(f"{manifest_file}: expected a JSON object with a 'config' object")
+    _check_manifest(manifest, manifest_file)
     results = _read_parquet(results_file)
     _check_columns(results, RESULTS_COLUMNS, results_file)
     results = results.astype({"router": str, "metric": str, "seed": "int64", "value": "float64"})
@@ -186,9 +212,33 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     return Run(path=path, manifest=manifest, results=results, trace=trace, summary=summary)
 
 
-def find_run_dirs(path: str | os.PathLike[str]) -> list[Path]:
+def _sweep_note(path: Path, sweep: dict[str, Any], missing: list[dict[str, Any]],
+                total: int) -> str:
+    """The note for a sweep folder some of whose points have not finished."""
+    shown = [str(p.get("index", "?")) for p in missing[:10]]
+    more = ", ..." if len(missing) > 10 else ""
+    failed = [p for p in missing if p.get("status") == "failed"]
+    why = ""
+    if failed:
+        first = failed[0]
+        why = (f"; {len(failed)} failed, e.g. point {first.get('index', '?')}: "
+               f"{str(first.get('error', 'no error recorded')).splitlines()[0][:300]}")
+    command = sweep.get("command")
+    if not command:
+        source = sweep.get("source") or "<config>"
+        command = f"routebench sweep {source}"
+        if sweep.get("dataset"):
+            command += f" --dataset {sweep['dataset']}"
+    return (f"sweep {path}: {len(missing)} of {total} points have not finished (point"
+            f"{'s' if len(missing) > 1 else ''} {', '.join(shown)}{more}){why}; re-run "
+            f"`{command}` to complete them")
+
+
+def find_run_dirs(path: str | os.PathLike[str], notes: list[str] | None = None) -> list[Path]:
     """The run folders behind ``path``: itself if it is one; the runs a ``sweep.json`` lists;
-    else every finished run folder below it (sorted). Refuses a path holding none."""
+    else every finished run folder below it (sorted). Refuses a path holding none. When
+    ``notes`` is given, a sweep folder whose points have not all finished (interrupted,
+    failed or still running) appends a note saying which, and how to complete them."""
     path = Path(path)
     if not path.exists():
         raise ResultsError(f"{path}: no such file or folder")
@@ -197,17 +247,24 @@ def find_run_dirs(path: str | os.PathLike[str]) -> list[Path]:
     sweep_file = path / SWEEP_FILE
     if sweep_file.is_file():
         sweep = io.read_json(sweep_file)
-        dirs = []
-        for point in sweep.get("points", []):
+        if not isinstance(sweep, dict) or not isinstance(sweep.get("points", []), list):
+            raise ResultsError(f"{sweep_file}: expected a JSON object with a 'points' list")
+        points = sweep.get("points", [])
+        dirs, missing = [], []
+        for point in points:
             run_dir = Path(point["run_dir"])
             run_dir = run_dir if run_dir.is_absolute() else path / run_dir
             if is_run_dir(run_dir):
                 dirs.append(run_dir)
+            else:
+                missing.append(point)
         if not dirs:
             raise ResultsError(
-                f"{sweep_file}: none of its {len(sweep.get('points', []))} run folders has "
+                f"{sweep_file}: none of its {len(points)} run folders has "
                 "finished; run the sweep first"
             )
+        if missing and notes is not None:
+            notes.append(_sweep_note(path, sweep, missing, len(points)))
         return dirs
     found = sorted(p.parent for p in path.rglob(MANIFEST_FILE) if is_run_dir(p.parent))
     if not found:
@@ -218,13 +275,15 @@ def find_run_dirs(path: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
-def load_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Run]:
+def load_runs(paths: Iterable[str | os.PathLike[str]],
+              notes: list[str] | None = None) -> list[Run]:
     """Load every run behind ``paths`` (run folders, sweep folders or parents such as
-    ``results/``), each run once, in the order given."""
+    ``results/``), each run once, in the order given. ``notes``, when given, collects what the
+    caller should tell the user (see :func:`find_run_dirs`), e.g. that a sweep is incomplete."""
     seen: set[Path] = set()
     runs = []
     for p in paths:
-        for d in find_run_dirs(p):
+        for d in find_run_dirs(p, notes):
             real = d.resolve()
             if real not in seen:
                 seen.add(real)

@@ -15,6 +15,8 @@ import importlib.metadata
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from routebench import io
 from routebench.budgets import split_budget, total_budget
-from routebench.config import ORACLE_ROUTERS, SimConfig
+from routebench.config import ORACLE_ROUTERS, ConfigParamError, SimConfig
 from routebench.dataset import RouteTable, dataset_dir, load_table
 from routebench.engine import Outcome, cumulative_spend, replay
 from routebench.estimate import stream_estimates
@@ -42,6 +44,7 @@ from routebench.results import MANIFEST_FILE, RESULTS_FILE, TRACE_FILE, Run, is_
 from routebench.routers import StreamInput, make_router
 from routebench.seeding import rngs
 from routebench.split import make_split
+from routebench.workers import local_pool, stop_pool
 
 SEEDS_DIR = "seeds"
 #: Routers that read the exact k-NN estimates.
@@ -100,7 +103,7 @@ class Prepared:
             n, m = self.test.perf.shape
             if milp_allowed(n, m, cfg.milp_limit):
                 out["milp"] = solve_milp(
-                    self.test.perf, self.test.cost, budgets, time_limit=cfg.milp_time_limit
+                    self.test.perf, self.test.cost, budgets, node_limit=cfg.milp_node_limit
                 )
                 self._time("milp_seconds", out["milp"].seconds)
             else:
@@ -117,16 +120,39 @@ class Prepared:
         self.timings[stage] = self.timings.get(stage, 0.0) + float(seconds)
 
 
+def check_against_dataset(config: SimConfig, table: RouteTable) -> None:
+    """Refuse, before any work, parameters the dataset cannot support: a test size that leaves
+    no history, more neighbours than historical queries, unknown or repeated LLM names, and an
+    extreme split whose k is not below the number of deployed LLMs."""
+    if config.test_size >= table.n:
+        raise ConfigParamError(
+            "test_size", f"{config.test_size} is too large: dataset {config.dataset!r} has "
+            f"{table.n} queries and at least one must remain as history")
+    n_history = table.n - config.test_size
+    if config.top_k > n_history:
+        raise ConfigParamError(
+            "top_k", f"{config.top_k} exceeds the {n_history:,} historical queries of dataset "
+            f"{config.dataset!r} at test_size {config.test_size}; lower it (or test_size)")
+    m = table.m
+    if config.models is not None:
+        unknown = [name for name in config.models if name not in table.models]
+        if unknown:
+            raise ConfigParamError(
+                "models", f"unknown LLM(s) {unknown}; dataset {config.dataset!r} has "
+                f"{list(table.models)}")
+        m = len(config.models)
+    if config.split == "extreme" and not config.extreme_k < m:
+        raise ConfigParamError(
+            "extreme_k", f"{config.extreme_k} must be smaller than the number of deployed LLMs "
+            f"({m}) for the extreme split")
+
+
 def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prepared:
     """Load the dataset, split it, compute (or reuse) the k-NN estimates and the total budget."""
     started = time.perf_counter()
     table = load_table(dataset_dir(config.dataset, data_dir))
     timings = {"load_seconds": time.perf_counter() - started}
-    if config.test_size >= table.n:
-        raise ValueError(
-            f"--test-size {config.test_size} is too large: dataset {config.dataset!r} has "
-            f"{table.n} queries and at least one must remain as history"
-        )
+    check_against_dataset(config, table)
     split = make_split(table.n, config.test_size, config.split_seed)
     common = dict(
         embedder=config.embedder,
@@ -140,14 +166,17 @@ def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prep
     # Estimates are per-LLM means over neighbours, so computing them on every LLM and then
     # selecting a subset's columns equals computing them on the subset; the index is shared.
     started = time.perf_counter()
-    perf_hat, cost_hat, descriptor = stream_estimates(table, split, **common)
+    verified: dict[str, Any] = {}
+    perf_hat, cost_hat, descriptor = stream_estimates(table, split, info=verified, **common)
     timings["estimates_seconds"] = time.perf_counter() - started
+    timings["verify_seconds"] = verified["verify_seconds"]
     need_exact = any(r in config.routers for r in _EXACT_ROUTERS)
     exact = None
     if need_exact:
         started = time.perf_counter()
-        exact = stream_estimates(table, split, exact=True, **common)
+        exact = stream_estimates(table, split, exact=True, info=verified, **common)
         timings["exact_estimates_seconds"] = time.perf_counter() - started
+        timings["verify_seconds"] += verified["verify_seconds"]
     cols = np.arange(table.m)
     if config.models is not None:
         subset = table.select_models(list(config.models))  # validates the names
@@ -229,6 +258,10 @@ def simulate_router(
     outcome = replay(choices, perf, cost, stream.budgets)
     metrics, per_llm = outcome_metrics(outcome, perf, cost)
     metrics["decision_seconds"] = seconds
+    # BatchSplit: batches solved, and those its (deterministic) node limit stopped
+    for key in ("batches", "limit_batches"):
+        if key in info:
+            metrics[key] = float(info[key])
     return RouterRun(choices, outcome, metrics, per_llm, seconds, info)
 
 
@@ -314,6 +347,7 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "milp",
                 seed,
                 {"performance": milp.objective, "bound": milp.bound, "gap": milp.gap,
+                 "limit_hit": float(milp.limit_hit), "nodes": float(milp.nodes),
                  "seconds": milp.seconds},
                 {},
                 prep.models,
@@ -330,6 +364,56 @@ def _router_params(cfg: SimConfig, name: str) -> dict[str, Any]:
     if name == "batch-split":
         return {"batch_size": cfg.batch_size}
     return {}
+
+
+# --------------------------------------------------------------------------- seeds
+def run_and_store_seed(prep: Prepared, seed: int, seeds_dir: Path) -> tuple[dict[str, float],
+                                                                             list[str]]:
+    """Run one seed and store ``<seed>.trace.parquet`` then ``<seed>.parquet`` (whose presence
+    marks the seed finished). Returns what the seed added to ``prep``'s stage timings (seconds)
+    and notes, for a worker to hand back to the parent."""
+    before, n_notes = dict(prep.timings), len(prep.notes)
+    frame, trace = run_seed(prep, seed)
+    io.write_with(seeds_dir / f"{seed}.trace.parquet", lambda p: trace.to_parquet(p, index=False))
+    io.write_with(seeds_dir / f"{seed}.parquet", lambda p: frame.to_parquet(p, index=False))
+    added = {k: v - before.get(k, 0.0) for k, v in prep.timings.items()}
+    return added, prep.notes[n_notes:]
+
+
+_WORKER_PREP: Prepared | None = None
+
+
+def _init_seed_worker(prep: Prepared) -> None:
+    global _WORKER_PREP
+    _WORKER_PREP = prep
+
+
+def _seed_in_worker(seed: int, seeds_dir: str) -> tuple[dict[str, float], list[str]]:
+    assert _WORKER_PREP is not None, "worker started without its prepared inputs"
+    return run_and_store_seed(_WORKER_PREP, seed, Path(seeds_dir))
+
+
+def _run_seeds_in_pool(prep: Prepared, todo: list[int], seeds_dir: Path, jobs: int,
+                       done: Callable[[], None]) -> None:
+    """Run ``todo`` in a local pool of ``jobs`` workers, each holding a copy of ``prep``.
+
+    The offline bounds of the first seed's budgets are solved here first, so workers share them
+    (every seed has the same budgets unless the split is ``random``); each worker's added
+    timings and notes are merged back into ``prep`` for the manifest."""
+    prep.bounds(prep.budgets(rngs(todo[0])))
+    pool = local_pool(min(jobs, len(todo)), initializer=_init_seed_worker, initargs=(prep,))
+    try:
+        futures = [pool.submit(_seed_in_worker, seed, str(seeds_dir)) for seed in todo]
+        for fut in as_completed(futures):
+            added, notes = fut.result()
+            for stage, seconds in added.items():
+                prep._time(stage, seconds)
+            prep.notes.extend(n for n in notes if n not in prep.notes)
+            done()
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------- run folder
@@ -366,44 +450,56 @@ def run_simulation(
     force: bool = False,
     progress: bool = True,
     console: Console | None = None,
+    jobs: int = 1,
 ) -> Path:
     """Run ``config`` and return its folder ``results_root / config.run_key()``.
 
     A finished identical config is skipped unless ``force``. Each finished seed is stored in
-    ``seeds/`` at once, so an interrupted run resumes where it stopped.
+    ``seeds/`` at once, so an interrupted run resumes where it stopped. ``jobs`` > 1 runs seeds
+    in that many local worker processes (``routebench.workers``: they die with this process);
+    the results do not depend on it.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigParamError("jobs", f"must be an integer >= 1, got {jobs!r}")
     console = console or Console(stderr=True)
     run_dir = Path(results_root) / config.run_key()
     if is_run_dir(run_dir) and not force:  # the manifest is written last
         console.print(f"[dim]{run_dir}: already complete (use --force to recompute)[/]")
         return run_dir
+    started = time.perf_counter()
+    # Every refusal (dataset, options, stored artefacts) happens in prepare, before any file of
+    # the run is written: a refused run leaves no folder behind.
+    prep = prepare(config, data_dir=Path(data_dir), progress=progress)
     if force and run_dir.exists():
         shutil.rmtree(run_dir)
     seeds_dir = run_dir / SEEDS_DIR
-    seeds_dir.mkdir(parents=True, exist_ok=True)
-    io.write_json(run_dir / "config.json", config.key_fields())
-
-    started = time.perf_counter()
-    prep = prepare(config, data_dir=Path(data_dir), progress=progress)
-    todo = [s for s in config.seeds if not (seeds_dir / f"{s}.parquet").exists()]
-    with Progress(
-        TextColumn("[bold]simulate[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not progress,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(config.run_key(), total=len(config.seeds),
-                            completed=len(config.seeds) - len(todo))
-        for seed in todo:
-            frame, trace = run_seed(prep, seed)
-            io.write_with(seeds_dir / f"{seed}.trace.parquet",
-                          lambda p, t=trace: t.to_parquet(p, index=False))
-            io.write_with(seeds_dir / f"{seed}.parquet",
-                          lambda p, f=frame: f.to_parquet(p, index=False))
-            bar.advance(task)
+    created = not run_dir.exists()
+    try:
+        seeds_dir.mkdir(parents=True, exist_ok=True)
+        io.write_json(run_dir / "config.json", config.key_fields())
+        todo = [s for s in config.seeds if not (seeds_dir / f"{s}.parquet").exists()]
+        with Progress(
+            TextColumn("[bold]simulate[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not progress,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(config.run_key(), total=len(config.seeds),
+                                completed=len(config.seeds) - len(todo))
+            if jobs > 1 and len(todo) > 1:
+                _run_seeds_in_pool(prep, todo, seeds_dir, jobs, lambda: bar.advance(task))
+            else:
+                for seed in todo:
+                    run_and_store_seed(prep, seed, seeds_dir)
+                    bar.advance(task)
+    except BaseException:
+        # Keep finished seeds (an interrupted run resumes); leave nothing if none finished.
+        if created and not any(seeds_dir.glob("*.parquet")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
     results = pd.concat(
         [pd.read_parquet(seeds_dir / f"{s}.parquet") for s in config.seeds], ignore_index=True

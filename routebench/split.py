@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from routebench.dataset import RouteTable
+from routebench.errors import ParamError
 from routebench.seeding import rng
 
 DEFAULT_TEST_SIZE = 10_000
 
 
-class SplitError(ValueError):
-    """A split that the dataset cannot support."""
+class SplitError(ParamError):
+    """A split that the dataset cannot support; ``param`` names the bad parameter."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,17 @@ class Split:
 def make_split(n: int, test_size: int = DEFAULT_TEST_SIZE, seed: int = 0) -> Split:
     """Split ``n`` queries: ``test_size`` drawn at random (seeded) for the test stream, the rest
     for history. Refuses a test size that leaves no history."""
-    if test_size < 1:
-        raise SplitError(f"--test-size must be at least 1, got {test_size}")
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, np.integer)) \
+            or test_size < 1:
+        raise SplitError("test_size", f"must be an integer >= 1, got {test_size!r}")
     if test_size >= n:
         raise SplitError(
-            f"--test-size {test_size} is too large: the dataset has {n} queries and at least one "
-            "must remain as history"
+            "test_size", f"{test_size} is too large: the dataset has {n} queries and at least "
+            "one must remain as history"
         )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2**63:
+        raise SplitError("seed", f"must be an integer in 0..{2**63 - 1}, got {seed!r}")
     perm = rng(seed, "split").permutation(n)
     return Split(
         history=np.sort(perm[test_size:]),

@@ -24,17 +24,32 @@ A sweep file (see ``configs/*.yaml``) has these top-level keys:
 
 Every point becomes a ``SimConfig`` whose run folder ``results_root / run_key()`` is a pure
 function of its parameters, so finished points are skipped and an interrupted sweep resumes.
+
+A sweep file is read strictly: a key given twice in a mapping is refused (plain YAML keeps the
+last one), and every value (each one of a grid list) is type-checked by ``SimConfig`` on its own;
+errors name the file, the line and the key (``grid.top_k``, ``base.top_k``, ``cases.2.top_k``),
+or ``--set KEY`` for a command-line override.
+
+``sweep.json`` (in the sweep's output folder) is rewritten atomically whenever a point starts,
+finishes or fails: ``state`` (``running``, ``finished``, ``failed``, ``interrupted``; a
+``running`` file whose ``pid`` is gone was killed), ``counts`` (``done``, ``failed``,
+``running``, ``pending``, ``total``), ``command`` (to re-run it) and per point its ``index``,
+``params``, ``run_key``, ``run_dir`` (relative to the file), ``status`` (``pending``,
+``running``, ``done``, ``failed``) and, for a failed point, ``error``. Readers should trust the
+run folders (``results.is_run_dir``) over the statuses.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import multiprocessing
 import os
 import re
+import shlex
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -45,9 +60,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from routebench import io
-from routebench.config import ConfigError, SimConfig
+from routebench.config import ConfigError, ConfigParamError, SimConfig
 from routebench.dataset import CARD_FILE, dataset_dir
-from routebench.results import MANIFEST_FILE, is_run_dir
+from routebench.dataset import read_card as read_dataset_card
+from routebench.results import MANIFEST_FILE, SWEEP_FILE, is_run_dir
+from routebench.workers import local_pool, stop_pool
 
 Runner = Callable[..., Path]
 
@@ -65,7 +82,59 @@ class SweepError(ValueError):
     """A sweep file or a grid point that cannot run; the message names the file, line and key."""
 
 
+class SweepFailed(SweepError):
+    """Some points of a sweep raised; the others ran. ``outcome`` tells which (its ``failed``
+    maps each failed point's index to its error); ``sweep.json`` records the same."""
+
+    def __init__(self, message: str, outcome: SweepOutcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 # --------------------------------------------------------------------------- YAML with lines
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping that names the same key twice (plain YAML would keep the last value)."""
+
+    def __init__(self, key: Any, first: yaml.Mark, second: yaml.Mark) -> None:
+        self.key = key
+        self.first_line = first.line + 1
+        self.second_line = second.line + 1
+        super().__init__(None, None, f"duplicate key {key!r} on lines {self.first_line} and "
+                         f"{self.second_line}", second)
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with a repeated key (naming the key and both
+    lines) instead of silently keeping the last value."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor` merges are meant to be overridden
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # unhashable: the base class reports it
+                if first is not None:
+                    raise DuplicateKeyError(key, first.start_mark, key_node.start_mark)
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """Parse one YAML document with :class:`StrictLoader`: (data, node tree for the lines)."""
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, node
+
+
 def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
     """Map dotted key paths (``grid.budget``, ``cases.2.split``) to their 1-based line."""
     out: dict[str, int] = {}
@@ -83,7 +152,8 @@ def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A parsed, validated sweep file. ``lines`` maps dotted keys to their line in ``source``."""
+    """A parsed, validated sweep file. ``lines`` maps dotted keys to their line in ``source``;
+    ``overrides`` holds the ``--set`` values already merged into ``base`` or ``grid``."""
 
     name: str
     dataset: str
@@ -96,10 +166,35 @@ class SweepSpec:
     description: str = ""
     lines: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def where(self, key: str) -> str:
         line = self.lines.get(key)
         return f"{self.source}, line {line}" if line else str(self.source)
+
+    def origin(self, param: str, case_index: int | None = None) -> str:
+        """Where a point's value of ``param`` comes from: ``cases.<i>.<param>``,
+        ``grid.<param>``, ``--set <param>``, ``base.<param>``, or "" (the default)."""
+        if case_index is not None and case_index < len(self.cases) \
+                and param in self.cases[case_index]:
+            return f"cases.{case_index}.{param}"
+        if param in self.overrides and (param in self.base or param in self.grid):
+            # a single --set value for a swept parameter is ignored: the grid's values stand
+            if param not in self.grid or isinstance(self.overrides[param], list):
+                return f"--set {param}"
+        if param in self.grid:
+            return f"grid.{param}"
+        if param in self.base:
+            return f"base.{param}"
+        return ""
+
+    def located(self, origin: str) -> str:
+        """``<file>, line <n>: `base.top_k``` (or ``<file>: --set top_k``) for an origin."""
+        if not origin:
+            return str(self.source)
+        if origin.startswith("--set "):
+            return f"{self.source}: {origin}"
+        return f"{self.where(origin)}: `{origin}`"
 
 
 def _check_params(mapping: Any, section: str, path: Path, lines: dict[str, int]) -> None:
@@ -108,11 +203,35 @@ def _check_params(mapping: Any, section: str, path: Path, lines: dict[str, int])
                          "of simulate parameters")
     for key in mapping:
         if key not in PARAMS:
-            line = lines.get(f"{section}.{key}", lines.get(section, "?"))
+            line = lines.get(f"{section}.{key}", lines.get(section))
+            at = f"{path}, line {line}" if line else str(path)
             raise SweepError(
-                f"{path}, line {line}: unknown parameter {key!r} in `{section}`; "
-                f"known: {', '.join(PARAMS)}"
+                f"{at}: unknown parameter {key!r} in `{section}`; known: {', '.join(PARAMS)}"
             )
+
+
+def _check_value(param: str, value: Any) -> None:
+    """Check one parameter value on its own: its type, and the ranges that do not depend on
+    other parameters (``ConfigParamError`` naming ``param``). What depends on the other
+    parameters of a point (the extreme split's k, test size against the dataset) is checked
+    per point by :func:`expand`."""
+    probe = {"dataset": "probe", param: value}
+    if param == "extreme_k":
+        probe["split"] = "extreme"  # only the extreme split takes a k other than 1
+    try:
+        SimConfig.from_dict(probe)
+    except ConfigParamError as exc:
+        if exc.param == param:
+            raise
+    except ConfigError as exc:
+        raise ConfigParamError(param, str(exc)) from exc
+
+
+def _value_error(located: str, exc: ConfigParamError, value: Any = None,
+                 show_value: bool = False, label: str | None = None) -> SweepError:
+    what = f" value {value!r}" if show_value else ""
+    point = f" (point {label})" if label else ""
+    return SweepError(f"{located}{what}{point}: {exc.detail}")
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -123,7 +242,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise SweepError(f"--set {item!r}: expected KEY=VALUE, e.g. --set test_size=1500")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = load_yaml(value)[0]
         except yaml.YAMLError as exc:
             raise SweepError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
     return out
@@ -134,15 +253,18 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
     """Read and validate a sweep file; ``dataset`` overrides the file's default and
     ``overrides`` (``--set KEY=VALUE``) its ``base`` parameters; a list replaces the values of a
     parameter the grid sweeps, a single value for one is ignored with a note in
-    ``SweepSpec.notes``. Malformed YAML
-    and unknown keys or parameters are refused with their line."""
+    ``SweepSpec.notes``. Malformed YAML, repeated keys, unknown keys or parameters and values
+    of the wrong type (every value of a grid list) are refused with their line; a bad
+    ``--set`` value is refused naming ``--set KEY``."""
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"{path}: no such sweep file")
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data, node = load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise SweepError(f"{path}, line {exc.second_line}: duplicate key {exc.key!r} (also on "
+                         f"line {exc.first_line}); give each key once") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -161,9 +283,21 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
                              f"a sweep file has {', '.join(TOP_KEYS)}")
     base = data.get("base") or {}
     grid = data.get("grid") or {}
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        if key not in PARAMS:
+            raise SweepError(f"--set {key}: unknown parameter {key!r}; known: "
+                             f"{', '.join(PARAMS)}")
+        for v in value if isinstance(grid, dict) and key in grid and isinstance(value, list) \
+                else [value]:
+            try:
+                _check_value(key, v)
+            except ConfigParamError as exc:
+                raise SweepError(f"--set {key}: {exc.detail}") from exc
+    _check_params(base, "base", path, lines)
+    _check_params(grid, "grid", path, lines)
     notes: list[str] = []
     if overrides:
-        _check_params(overrides, "--set", path, {})
         # A list replaces a grid's values; a single value cannot fix a swept parameter.
         grid = {**grid, **{k: v for k, v in overrides.items() if k in grid and isinstance(v, list)}}
         clash = sorted(k for k, v in overrides.items() if k in grid and not isinstance(v, list))
@@ -171,8 +305,6 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
             notes.append(f"--set {', '.join(clash)} ignored: {path.name} sweeps "
                          f"{'it' if len(clash) == 1 else 'them'} in its grid")
         base = {**base, **{k: v for k, v in overrides.items() if k not in grid}}
-    _check_params(base, "base", path, lines)
-    _check_params(grid, "grid", path, lines)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise SweepError(f"{path}, line {lines.get(f'grid.{key}', '?')}: grid parameter "
@@ -206,11 +338,35 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
     if not isinstance(cap, bool):
         raise SweepError(f"{path}, line {lines.get('cap_test_size', '?')}: `cap_test_size` "
                          f"must be true or false, got {cap!r}")
-    return SweepSpec(name=path.stem, dataset=str(name), source=path, base=dict(base),
+    spec = SweepSpec(name=path.stem, dataset=str(name), source=path, base=dict(base),
                      grid={k: list(v) for k, v in grid.items()}, cases=[dict(c) for c in cases],
                      deployments=deployments, cap_test_size=cap,
                      description=str(data.get("description") or ""), lines=lines,
-                     notes=notes)
+                     notes=notes, overrides=overrides)
+    _check_values(spec)
+    return spec
+
+
+def _check_values(spec: SweepSpec) -> None:
+    """Type-check every value of ``base``, of each grid list and of each case on its own."""
+    for key, value in spec.base.items():
+        try:
+            _check_value(key, value)
+        except ConfigParamError as exc:
+            raise _value_error(spec.located(spec.origin(key)), exc) from exc
+    for key, values in spec.grid.items():
+        for value in values:
+            try:
+                _check_value(key, value)
+            except ConfigParamError as exc:
+                raise _value_error(spec.located(spec.origin(key)), exc, value,
+                                   show_value=True) from exc
+    for i, case in enumerate(spec.cases):
+        for key, value in case.items():
+            try:
+                _check_value(key, value)
+            except ConfigParamError as exc:
+                raise _value_error(spec.located(f"cases.{i}.{key}"), exc) from exc
 
 
 # --------------------------------------------------------------------------- expansion
@@ -231,13 +387,13 @@ class SweepPoint:
 def read_card(dataset: str, data_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The dataset's ``card.json`` (query count and models), needed to check a sweep before
     any work."""
-    card_path = dataset_dir(dataset, data_dir) / CARD_FILE
-    if not card_path.is_file():
-        raise SweepError(f"{card_path}: no dataset card; run `routebench download {dataset}` "
-                         "before the sweep")
-    card = io.read_json(card_path)
-    if "n_queries" not in card or "models" not in card:
-        raise SweepError(f"{card_path}: card lacks `n_queries` or `models`")
+    directory = dataset_dir(dataset, data_dir)
+    if not (directory / CARD_FILE).is_file():
+        raise SweepError(f"{directory / CARD_FILE}: no dataset card; run `routebench download "
+                         f"{dataset}` before the sweep")
+    card = read_dataset_card(directory)  # the table itself is verified when a point loads it
+    if not isinstance(card.get("n_queries"), int):
+        raise SweepError(f"{directory / CARD_FILE}: card lacks `n_queries`")
     return card
 
 
@@ -311,7 +467,7 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
     keys = list(spec.grid)
     combos = [dict(zip(keys, vals, strict=True))
               for vals in itertools.product(*(spec.grid[k] for k in keys))]
-    cases = spec.cases or [{}]
+    cases = list(enumerate(spec.cases)) or [(None, {})]
     model_sets: list[Any] = [()]
     if spec.deployments is not None:
         dep = spec.deployments
@@ -322,7 +478,7 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
         model_sets = deployment_subsets(models, _sizes(spec, len(models)), subsets, int(seed))
     points: list[SweepPoint] = []
     seen: set[str] = set()
-    for combo, case, model_set in itertools.product(combos, cases, model_sets):
+    for combo, (case_index, case), model_set in itertools.product(combos, cases, model_sets):
         params = {**combo, **case}
         full = _normalise({**spec.base, **params, "dataset": spec.dataset})
         if model_set != ():
@@ -331,6 +487,14 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
         label = ", ".join(f"{k}={v}" for k, v in params.items()) or "base"
         try:
             cfg = SimConfig.from_dict(full)
+        except ConfigParamError as exc:
+            origin = spec.origin(exc.param, case_index)
+            if not origin and exc.param == "models" and spec.deployments is not None:
+                origin = "deployments"
+            if not origin:
+                raise SweepError(f"{spec.source}: point ({label}): {exc}") from exc
+            raise _value_error(spec.located(origin), exc, full.get(exc.param),
+                               show_value=origin.startswith("grid."), label=label) from exc
         except (ConfigError, TypeError) as exc:
             raise SweepError(f"{spec.source}: point ({label}): {exc}") from exc
         if cfg.models is not None:
@@ -342,8 +506,9 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
         min_history = max(cfg.top_k, math.ceil(MIN_HISTORY_FRACTION * n))
         if n - cfg.test_size < min_history:
             if not spec.cap_test_size:
+                origin = spec.origin("test_size", case_index)
                 raise SweepError(
-                    f"{spec.where('grid.test_size' if 'test_size' in spec.grid else 'base')}: "
+                    f"{spec.located(origin) if origin else spec.where('base')}: "
                     f"point ({label}): test size {cfg.test_size} leaves {n - cfg.test_size} of "
                     f"the {n} queries of {spec.dataset!r} as history, fewer than "
                     f"{min_history}; lower it or set `cap_test_size: true`")
@@ -391,61 +556,143 @@ def default_out_dir(spec: SweepSpec, results_root: str | os.PathLike[str]) -> Pa
 
 @dataclass
 class SweepOutcome:
-    """Run folders of every point, which were computed now and which were already finished."""
+    """Run folders of every point, which were computed now, which were already finished and
+    which failed (index -> error)."""
 
     points: list[SweepPoint]
     run_dirs: list[Path]
     ran: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     out_dir: Path | None = None
+    failed: dict[int, str] = field(default_factory=dict)
 
 
-def _sweep_record(spec: SweepSpec, points: Sequence[SweepPoint], results_root: Path,
-                  out_dir: Path, status: dict[int, str]) -> dict[str, Any]:
-    def rel(p: Path) -> str:
-        return os.path.relpath(p.resolve(), out_dir.resolve())
+#: Point statuses in ``sweep.json``.
+STATUSES = ("pending", "running", "done", "failed")
 
-    return {
-        "sweep": spec.name,
-        "source": str(spec.source),
-        "dataset": spec.dataset,
-        "description": spec.description,
-        "capped": [{"index": p.index, "test_size": p.config.test_size,
-                    "requested": p.capped_from} for p in points if p.capped_from is not None],
-        "points": [
-            {"index": p.index, "run_key": p.config.run_key(),
-             "run_dir": rel(p.run_dir(results_root)), "params": p.params,
-             "capped_from": p.capped_from, "status": status.get(p.index, "pending")}
-            for p in points
-        ],
-    }
+
+def rerun_command(spec: SweepSpec) -> str:
+    """The command that runs (or completes) this sweep again."""
+    words = ["routebench", "sweep", str(spec.source), "--dataset", spec.dataset]
+    for key, value in spec.overrides.items():
+        if isinstance(value, str) and load_yaml(value)[0] == value:
+            text = value  # reads back as the same string
+        else:
+            text = yaml.safe_dump(value, default_flow_style=True, width=10_000)
+            text = text.strip().removesuffix("\n...").strip()
+        words += ["--set", f"{key}={text}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, BrokenProcessPool):
+        return (f"BrokenProcessPool: the worker process died (killed, or out of memory?) "
+                f"({exc})")
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 4000 else text[:4000] + " [...]"
+
+
+class _SweepRecord:
+    """``sweep.json``: the sweep's points and each one's status, rewritten atomically (temp file,
+    then rename) whenever a point starts, finishes or fails, so it is never stale by more than
+    one event and never half-written. Only the sweep's own process writes it."""
+
+    def __init__(self, spec: SweepSpec, points: Sequence[SweepPoint], results_root: Path,
+                 out_dir: Path) -> None:
+        self.spec, self.points = spec, points
+        self.results_root, self.out_dir = results_root, out_dir
+        self.status: dict[int, str] = {p.index: "pending" for p in points}
+        self.errors: dict[int, str] = {}
+        self.state = "running"
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    def set(self, index: int, status: str, error: str | None = None) -> None:
+        assert status in STATUSES, status
+        self.status[index] = status
+        if error is not None:
+            self.errors[index] = error
+        else:
+            self.errors.pop(index, None)
+        self.write()
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in STATUSES}
+        for s in self.status.values():
+            out[s] += 1
+        return {**out, "total": len(self.points)}
+
+    def write(self) -> None:
+        out_dir = self.out_dir
+
+        def rel(p: Path) -> str:
+            return os.path.relpath(p.resolve(), out_dir.resolve())
+
+        points = []
+        for p in self.points:
+            entry = {"index": p.index, "run_key": p.config.run_key(),
+                     "run_dir": rel(p.run_dir(self.results_root)), "params": p.params,
+                     "capped_from": p.capped_from, "status": self.status[p.index]}
+            if p.index in self.errors:
+                entry["error"] = self.errors[p.index]
+            points.append(entry)
+        spec = self.spec
+        io.write_json(out_dir / SWEEP_FILE, {
+            "sweep": spec.name,
+            "source": str(spec.source),
+            "dataset": spec.dataset,
+            "description": spec.description,
+            "overrides": spec.overrides,
+            "command": rerun_command(spec),
+            "state": self.state,
+            "pid": os.getpid(),
+            "started": self.started,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "counts": self.counts(),
+            "capped": [{"index": p.index, "test_size": p.config.test_size,
+                        "requested": p.capped_from}
+                       for p in self.points if p.capped_from is not None],
+            "points": points,
+        })
 
 
 def run_sweep(spec: SweepSpec, *, data_dir: str | os.PathLike[str],
               results_root: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
               jobs: int = 1, force: bool = False, runner: Runner | None = None,
               progress: bool = True, console: Console | None = None) -> SweepOutcome:
-    """Run every point not yet finished (all with ``force``) and write ``sweep.json`` to
-    ``out_dir`` (default ``results/sweeps/<file stem>-<dataset>``). ``jobs`` > 1 runs points in
-    a local process pool. Interrupting keeps every finished point; re-running resumes."""
+    """Run every point not yet finished (all with ``force``) and keep ``sweep.json`` in
+    ``out_dir`` (default ``results/sweeps/<file stem>-<dataset>``) up to date: each point's
+    status (``pending``, ``running``, ``done``, ``failed`` with its error) and their counts.
+    ``jobs`` > 1 runs points in a local process pool whose workers exit when this process dies
+    (:func:`routebench.workers.local_pool`). A point that raises is recorded as failed and the
+    others still run; :class:`SweepFailed` is raised at the end. Interrupting keeps every
+    finished point; re-running resumes."""
     if jobs < 1:
         raise SweepError(f"--jobs must be at least 1, got {jobs}")
     data_dir, results_root = Path(data_dir), Path(results_root)
     points = expand(spec, data_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec, results_root)
     runner = runner or default_runner()
-    status: dict[int, str] = {}
     outcome = SweepOutcome(points=points, run_dirs=[p.run_dir(results_root) for p in points],
                            out_dir=out)
+    record = _SweepRecord(spec, points, results_root, out)
     todo = []
     for p in points:
         if not force and is_finished(p.run_dir(results_root), p.config):
-            status[p.index] = "done"
+            record.status[p.index] = "done"
             outcome.skipped.append(p.index)
         else:
             todo.append(p)
-    io.write_json(out / "sweep.json", _sweep_record(spec, points, results_root, out, status))
+    record.write()
     console = console or Console(stderr=True)
+
+    def finish(p: SweepPoint, exc: BaseException | None) -> None:
+        if exc is None:
+            record.set(p.index, "done")
+            outcome.ran.append(p.index)
+        else:
+            outcome.failed[p.index] = _error_text(exc)
+            record.set(p.index, "failed", outcome.failed[p.index])
+
     try:
         with Progress(TextColumn("[bold]sweep[/] {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -455,29 +702,81 @@ def run_sweep(spec: SweepSpec, *, data_dir: str | os.PathLike[str],
             if jobs == 1 or len(todo) <= 1:
                 for p in todo:
                     bar.update(task, description=f"{spec.name}: {p.config.run_key()}")
-                    _run_point(runner, p.config, data_dir, results_root, force)
-                    status[p.index] = "done"
-                    outcome.ran.append(p.index)
+                    record.set(p.index, "running")
+                    try:
+                        _run_point(runner, p.config, data_dir, results_root, force)
+                    except Exception as exc:
+                        finish(p, exc)
+                    else:
+                        finish(p, None)
                     bar.advance(task)
             else:
-                # spawn, not fork: the progress bar's thread may hold a lock at fork time.
-                ctx = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                    running = {pool.submit(_run_point, runner, p.config, data_dir, results_root,
-                                           force): p for p in todo}
-                    try:
-                        while running:
-                            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                            for fut in finished:
-                                p = running.pop(fut)
-                                fut.result()
-                                status[p.index] = "done"
-                                outcome.ran.append(p.index)
-                                bar.advance(task)
-                    except BaseException:
-                        for fut in running:
-                            fut.cancel()
-                        raise
+                _run_pool(todo, min(jobs, len(todo)), runner, data_dir, results_root, force,
+                          record, finish, lambda: bar.advance(task))
+        record.state = "failed" if outcome.failed else "finished"
+    except BaseException:
+        record.state = "interrupted"
+        for index, status in record.status.items():
+            if status == "running":  # not finished: it runs again next time
+                record.status[index] = "pending"
+        raise
     finally:
-        io.write_json(out / "sweep.json", _sweep_record(spec, points, results_root, out, status))
+        record.write()
+    if outcome.failed:
+        lines = [f"point {i} ({_label(points[i])}): {err}" for i, err in outcome.failed.items()]
+        raise SweepFailed(
+            f"{len(outcome.failed)} of {len(points)} point(s) of {spec.source} failed (the "
+            f"others ran; {out / SWEEP_FILE} lists them); fix the cause and re-run "
+            f"`{rerun_command(spec)}`:\n  " + "\n  ".join(lines), outcome)
     return outcome
+
+
+def _label(p: SweepPoint) -> str:
+    return ", ".join(f"{k}={v}" for k, v in p.params.items()) or "base"
+
+
+def _run_pool(todo: Sequence[SweepPoint], jobs: int, runner: Runner, data_dir: Path,
+              results_root: Path, force: bool, record: _SweepRecord,
+              finish: Callable[[SweepPoint, BaseException | None], None],
+              advance: Callable[[], None]) -> None:
+    """Run ``todo`` in a :func:`local_pool` of ``jobs`` workers, at most ``jobs`` points
+    submitted at a time (so ``running`` in ``sweep.json`` means running, and an interrupt has
+    no queue to drain). A pool broken by a dead worker fails the points it was running and is
+    replaced. On an interrupt the workers are stopped at once."""
+    queue = list(todo)
+    running: dict[Future[Path], SweepPoint] = {}
+    pool: ProcessPoolExecutor | None = None
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                if pool is None:
+                    pool = local_pool(jobs)
+                p = queue.pop(0)
+                try:
+                    fut = pool.submit(_run_point, runner, p.config, data_dir, results_root, force)
+                except BrokenProcessPool:
+                    queue.insert(0, p)
+                    pool.shutdown(wait=True)
+                    pool = None
+                    continue
+                running[fut] = p
+                record.set(p.index, "running")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                p = running.pop(fut)
+                exc = fut.exception()
+                if exc is not None and not isinstance(exc, Exception):
+                    raise exc  # a KeyboardInterrupt in a worker: Ctrl-C reached the workers
+                finish(p, exc)
+                advance()
+                if isinstance(exc, BrokenProcessPool) and pool is not None:
+                    pool.shutdown(wait=True)
+                    pool = None
+    except BaseException:
+        if pool is not None:
+            stop_pool(pool)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)

@@ -15,6 +15,7 @@ from routebench.dataset import (
     save_table,
     table_from_frame,
 )
+from routebench.errors import IntegrityError
 
 FILE = "in.csv"
 
@@ -155,5 +156,5 @@ def test_load_refuses_a_changed_file(tmp_path, tiny_table):
     frame_ = pd.read_parquet(tmp_path / "s" / "table.parquet")
     frame_.loc[0, f"cost::{tiny_table.models[0]}"] = 123.0
     frame_.to_parquet(tmp_path / "s" / "table.parquet")
-    with pytest.raises(DatasetError, match="content hash"):
+    with pytest.raises(IntegrityError, match="content hash"):
         load_table(tmp_path / "s")

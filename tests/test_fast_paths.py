@@ -18,6 +18,7 @@ from routebench.index import ExactSearcher
 from routebench.metrics import outcome_metrics
 from routebench.oracle import lp_choices, solve_lp, solve_lp_reference, solve_milp
 from routebench.routers import (
+    DEFAULT_BATCH_NODE_LIMIT,
     OnlinePort,
     StreamInput,
     fit_gamma,
@@ -148,7 +149,8 @@ def test_batch_split_equals_per_batch_loop():
         p = stream.perf_hat[start : start + size]
         g = stream.cost_hat[start : start + size]
         remaining = np.array([max(b - s, 0.0) for b, s in zip(stream.budgets, spent, strict=True)])
-        picked = solve_milp(p, g, remaining, time_limit=10.0, mip_rel_gap=1e-3).choices.tolist()
+        picked = solve_milp(p, g, remaining, node_limit=DEFAULT_BATCH_NODE_LIMIT,
+                            mip_rel_gap=1e-3).choices.tolist()
         batch_spend = [0.0] * M
         for row, i in enumerate(picked):
             if i >= 0:

@@ -149,7 +149,9 @@ def test_build_save_reuse_and_refuse_mismatches(small, tmp_path):
     assert not built.reused and built.path.exists()
     stored = io.read_json(built.path.with_suffix(".json"))
     assert stored["dataset"]["content_hash"] == table.content_hash()
-    assert stored["split"] == {"seed": 0, "test_size": 300, "n_history": 1200}
+    assert stored["split"] == {"seed": 0, "test_size": 300, "n_history": 1200,
+                               "history_sha256": ix.split_digest(split)}
+    assert stored["file"]["sha256"] == io.file_sha256(built.path)
     assert stored["embedder"] == {"name": "tfidf", "params": {**stored["embedder"]["params"]},
                                   "dim": 32}
     assert stored["embedder"]["params"]["dim"] == 32
@@ -242,12 +244,12 @@ def test_cli_builds_then_reuses(saved, data_dir):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--test-size", "600"], "--test-size 600 is too large"),
+        (["--test-size", "600"], "--test-size: 600 is too large"),
         (["--index", "annoy"], "unknown index 'annoy'"),
         (["--embedder", "word2vec"], "unknown embedder 'word2vec'"),
         (["--nlist", "8"], "--nlist applies to --index ivf"),
         (["--embedder", "minilm", "--dim", "8"], "--dim applies to --embedder tfidf"),
-        (["--top-k", "0"], "--top-k must be at least 1"),
+        (["--top-k", "0"], "--top-k: must be at least 1"),
     ],
 )
 def test_cli_refuses_bad_input(saved, extra, message):

@@ -190,8 +190,8 @@ def test_lp_choices_breaks_ties_to_the_lowest_index_dense_and_sparse():
 def test_milp_on_a_batch_with_remaining_budgets():
     perf, cost, budgets = realistic(256, seed=3)
     remaining = budgets * 256 / 10_000 * np.linspace(0.2, 2.0, 11)
-    res = solve_milp(perf, cost, remaining, time_limit=30)
-    assert res.status == "optimal" and res.optimal
+    res = solve_milp(perf, cost, remaining)
+    assert res.status == "optimal" and res.optimal and not res.limit_hit
     assert res.choices.dtype == np.int64 and res.choices.shape == (256,)
     assert res.gap <= 1e-4
     lp = solve_lp(perf, cost, remaining)
@@ -200,14 +200,46 @@ def test_milp_on_a_batch_with_remaining_budgets():
     assert replay_value(res.choices, perf, cost, remaining) == pytest.approx(res.objective)
 
 
-def test_milp_time_limit_still_reports_a_valid_bound():
-    perf, cost, budgets = realistic(1_500, seed=1)
-    res = solve_milp(perf, cost, budgets, time_limit=0.05)
+def hard_knapsack() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """80 queries x 3 LLMs, continuous perf and tight budgets: HiGHS needs about 250
+    branch-and-bound nodes beyond its root to prove the optimum (at mip_rel_gap 0)."""
+    g = np.random.default_rng(0)
+    perf = g.uniform(0.05, 1.0, size=(80, 3))
+    cost = g.uniform(0.5, 1.5, size=(80, 3)) * np.linspace(1, 3, 3)
+    return perf, cost, cost.sum(axis=0) / 12
+
+
+def test_milp_node_limit_is_reported_with_a_valid_bound():
+    perf, cost, budgets = hard_knapsack()
+    res = solve_milp(perf, cost, budgets, node_limit=5, mip_rel_gap=0.0)
+    assert res.status == "node_limit" and res.limit_hit and not res.optimal
+    assert res.nodes == 5
     lp = solve_lp(perf, cost, budgets)
-    assert res.status in {"time_limit", "optimal"}
     assert res.objective <= res.bound + 1e-9
     assert res.bound <= lp.dual_objective * (1 + 1e-6)
-    assert 0.0 <= res.gap <= 1.0
+    assert 0.0 < res.gap <= 1.0
+    assert res.gap == pytest.approx((res.bound - res.objective) / res.bound)
+    assert replay_value(res.choices, perf, cost, budgets) == pytest.approx(res.objective)
+    full = solve_milp(perf, cost, budgets, mip_rel_gap=0.0)
+    assert full.optimal and not full.limit_hit and full.nodes > 5
+    assert res.objective <= full.objective + 1e-9 and full.objective <= res.bound + 1e-9
+
+
+def test_milp_is_deterministic_with_and_without_a_binding_limit():
+    perf, cost, budgets = hard_knapsack()
+    for limit in (5, None):
+        a = solve_milp(perf, cost, budgets, node_limit=limit, mip_rel_gap=0.0)
+        b = solve_milp(perf, cost, budgets, node_limit=limit, mip_rel_gap=0.0)
+        assert (a.status, a.nodes, a.objective, a.bound, a.gap) == (
+            b.status, b.nodes, b.objective, b.bound, b.gap)
+        np.testing.assert_array_equal(a.choices, b.choices)
+
+
+@pytest.mark.parametrize("limit", [0, -3, 2.5, True, "100"])
+def test_milp_refuses_a_bad_node_limit(limit):
+    perf, cost, budgets = realistic(20)
+    with pytest.raises(OracleInputError, match="node_limit: expected an integer >= 1"):
+        solve_milp(perf, cost, budgets, node_limit=limit)
 
 
 def test_empty_and_degenerate_inputs():
@@ -272,7 +304,7 @@ def test_routerbench_slice(shared_slice):
     assert fast.objective == pytest.approx(ref.objective, rel=1e-7)
     check_lp(fast, perf, cost, budgets)
     head = slice(0, 300)
-    milp = solve_milp(perf[head], cost[head], budgets / 3, time_limit=30)
+    milp = solve_milp(perf[head], cost[head], budgets / 3)
     lp_head = solve_lp(perf[head], cost[head], budgets / 3)
     assert milp.objective <= lp_head.dual_objective + 1e-9
     rounded = replay_value(lp_choices(lp_head), perf[head], cost[head], budgets / 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,14 @@ from typer.testing import CliRunner
 from routebench import io
 from routebench.cli import app
 from routebench.config import ALL_ROUTERS, ONLINE_ROUTERS, ORACLE_ROUTERS
-from routebench.report import build_report, parse_formats, write_report
+from routebench.report import (
+    build_report,
+    build_run_report,
+    parse_formats,
+    run_latex,
+    run_markdown,
+    write_report,
+)
 from routebench.results import ResultsError, load_run, load_runs, router_label, t_interval
 
 runner = CliRunner()
@@ -172,3 +180,24 @@ def test_cli_report(run_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
+
+
+def test_report_notes_every_solver_limit_that_bound(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    assert "node limit" not in run_markdown(build_run_report(run))
+    rows = []
+    for s in run.seeds:  # seed 0: 2 of 6 batches stopped; the MILP stopped with a 0.05 % gap
+        rows += [("batch-split", s, "batches", 6.0),
+                 ("batch-split", s, "limit_batches", 2.0 if s == 0 else 0.0),
+                 ("milp", s, "limit_hit", 1.0 if s == 0 else 0.0)]
+    extra = pd.DataFrame([{"router": r, "seed": s, "metric": m, "llm": "", "value": v}
+                          for r, s, m, v in rows])
+    results = pd.concat([run.results, extra], ignore_index=True)
+    results.loc[(results["router"] == "milp") & (results["metric"] == "gap")
+                & (results["seed"] == 0), "value"] = 5e-4
+    rep = build_run_report(dataclasses.replace(run, results=results, summary=None))
+    md = run_markdown(rep)
+    assert ("BatchSplit: the per-batch node limit bound in 2 of 18 batches (seeds 0); numbers "
+            "are deterministic but may be below the batch optimum.") in md
+    assert "MILP: node limit reached (seeds 0), proven gap 0.05 %" in md
+    assert "node limit bound in 2 of 18 batches" in run_latex(rep)

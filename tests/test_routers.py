@@ -225,7 +225,7 @@ def test_port_beats_random_and_greedy_on_informative_estimates():
 def test_batch_split_respects_estimated_budgets(world):
     _, _, stream = world
     choices, router = _run("batch-split", stream, batch_size=500)
-    assert router.info["batches"] == 6
+    assert router.info == {"batches": 6, "limit_batches": 0}
     sent = choices >= 0
     est_spend = np.bincount(
         choices[sent], weights=stream.cost_hat[sent, choices[sent]], minlength=stream.m
@@ -244,6 +244,24 @@ def test_batch_split_with_one_batch_and_true_features_is_the_milp_optimum():
     assert outcome_metrics(out, perf, cost)[0]["performance"] == pytest.approx(opt.objective)
 
 
+def test_batch_split_reports_batches_its_node_limit_stopped():
+    # continuous estimates and tight budgets: the first batch needs branching beyond the root
+    g = np.random.default_rng(0)
+    perf = g.uniform(0.05, 1.0, size=(80, 3))
+    cost = g.uniform(0.5, 1.5, size=(80, 3)) * np.linspace(1, 3, 3)
+    budgets = cost.sum(axis=0) / 12
+    perf, cost = np.vstack([perf, perf[:20]]), np.vstack([cost, cost[:20]])
+    stream = StreamInput(perf, cost, budgets, ("a", "b", "c"))
+    runs = [_run("batch-split", stream, batch_size=80, node_limit=3, mip_rel_gap=0.0)
+            for _ in range(2)]
+    (first, router), (again, _) = runs
+    assert router.params()["node_limit"] == 3
+    assert router.info["batches"] == 2 and router.info["limit_batches"] >= 1
+    np.testing.assert_array_equal(first, again)  # a node limit, unlike a clock, repeats
+    _, unlimited = _run("batch-split", stream, batch_size=80, node_limit=10**6, mip_rel_gap=0.0)
+    assert unlimited.info["limit_batches"] == 0
+
+
 # ------------------------------------------------------------------------------- refusals
 @pytest.mark.parametrize(
     ("name", "params", "match"),
@@ -255,6 +273,9 @@ def test_batch_split_with_one_batch_and_true_features_is_the_milp_optimum():
         ("port", {"alpha": 0.0}, "alpha must be"),
         ("port", {"gamma_solver": "adam"}, "unknown gamma solver 'adam'; valid: lbfgsb, lp"),
         ("batch-split", {"batch_size": 0}, "batch_size"),
+        ("batch-split", {"node_limit": 0}, "node_limit must be an integer >= 1"),
+        ("batch-split", {"node_limit": 2.5}, "node_limit must be an integer >= 1"),
+        ("batch-split", {"time_limit": 10.0}, "bad parameters for router 'batch-split'"),
         ("random", {"eps": 0.1}, "bad parameters for router 'random'"),
     ],
 )

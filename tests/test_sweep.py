@@ -3,6 +3,7 @@ replaced by a fake runner that writes a tiny results folder."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -22,7 +23,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     io.write_json(tmp_path / "data" / "toy" / "card.json",
-                  {"name": "toy", "n_queries": 3000, "models": MODELS})
+                  {"name": "toy", "n_queries": 3000, "models": MODELS,
+                   "content_hash": "0123456789abcdef"})
     return tmp_path / "data"
 
 
@@ -121,10 +123,16 @@ def test_unknown_parameter_names_line_and_key(tmp_path: Path) -> None:
 
 
 def test_invalid_value_fails_before_any_work(tmp_path: Path, data_dir: Path) -> None:
-    spec = load_spec(write(tmp_path, "dataset: toy\nbase: {test_size: 1000}\n"
-                                     "grid: {budget: [1.0, -1.0]}\n"))
+    # a value wrong on its own is refused when the file is read, with its line and value
+    path = write(tmp_path, "dataset: toy\nbase: {test_size: 1000}\ngrid: {budget: [1.0, -1.0]}\n")
+    with pytest.raises(SweepError, match=r"line 3: `grid.budget` value -1.0: must be > 0"):
+        load_spec(path)
+    # a combination that cannot run is refused before any point runs, naming its origin
+    spec = load_spec(write(tmp_path, "dataset: toy\nbase: {test_size: 1000, extreme_k: 3}\n"
+                                     "grid: {split: [extreme, weighted]}\n"))
     calls = CountingRunner()
-    with pytest.raises(SweepError, match="budget=-1.0.*--budget must be > 0"):
+    with pytest.raises(SweepError, match=r"line 2: `base.extreme_k` \(point split=weighted\): "
+                                         r"applies to split 'extreme' only"):
         run_sweep(spec, data_dir=data_dir, results_root=tmp_path / "res", runner=calls,
                   progress=False)
     assert calls.calls == []
@@ -220,7 +228,8 @@ def test_process_pool_runs_every_point(tmp_path: Path, data_dir: Path) -> None:
                                   "orders"])
 def test_paper_configs_expand(name: str, tmp_path: Path) -> None:
     io.write_json(tmp_path / "d" / "synthetic" / "card.json",
-                  {"n_queries": 36_497, "models": [f"llm{i}" for i in range(11)]})
+                  {"n_queries": 36_497, "models": [f"llm{i}" for i in range(11)],
+                   "content_hash": "0123456789abcdef"})
     points = expand(load_spec(CONFIGS / f"{name}.yaml"), tmp_path / "d")
     want = {"table1": 1, "budget": 8, "volume": 5, "splits": 10, "deployments": 28,
             "orders": 1}[name]
@@ -258,3 +267,183 @@ def test_cli_sweep_runs_and_reports(tmp_path: Path, data_dir: Path,
     assert "vs_budget" in (out / "figures" / "figures.md").read_text()
     result = CliRunner().invoke(app, ["sweep", str(path), "--no-report"], env=env)
     assert "0 point(s) run, 2 already finished" in result.output
+
+
+# --------------------------------------------------------------------------- strict sweep files
+def test_duplicate_key_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "dataset: toy\nbase:\n  top_k: 3\n  budget: 1.0\n  top_k: 4\n")
+    with pytest.raises(SweepError, match=r"line 5: duplicate key 'top_k' \(also on line 3\)") \
+            as err:
+        load_spec(path)
+    assert str(path) in str(err.value)
+    path = write(tmp_path, "dataset: toy\ngrid: {budget: [1]}\ngrid: {eps: [0.1]}\n")
+    with pytest.raises(SweepError, match=r"line 3: duplicate key 'grid' \(also on line 2\)"):
+        load_spec(path)
+    path = write(tmp_path, "dataset: toy\ncases:\n  - {split: cost}\n  - {split: cost,\n"
+                           "     split: perf}\n")
+    with pytest.raises(SweepError, match=r"line 5: duplicate key 'split' \(also on line 4\)"):
+        load_spec(path)
+    with pytest.raises(SweepError, match="not valid YAML.*duplicate key 'a'"):
+        sweep.parse_overrides(["index_params={a: 1, a: 2}"])
+
+
+#: (parameter, YAML value in `base` or a case, YAML list in `grid`, the offending grid value,
+#: expected detail)
+BAD_VALUES = [
+    ("top_k", "2.5", "[2, 2.5]", "2.5", r"expected an integer, got 2.5"),
+    ("budget", "[true]", "[true]", "True", r"expected a number, got (\[True\] \(list\)|True)"),
+    ("test_size", '"lots"', '[100, "lots"]', "'lots'", r"expected an integer, got 'lots'"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "values", "bad", "detail"), BAD_VALUES)
+def test_wrong_types_are_refused_with_key_and_line(tmp_path: Path, key: str, value: str,
+                                                   values: str, bad: str, detail: str) -> None:
+    in_base = write(tmp_path, f"dataset: toy\nbase:\n  seeds: '0'\n  {key}: {value}\n")
+    with pytest.raises(SweepError, match=rf"line 4: `base\.{key}`: {detail}") as err:
+        load_spec(in_base)
+    assert str(in_base) in str(err.value)
+    in_grid = write(tmp_path, f"dataset: toy\nbase: {{seeds: '0'}}\ngrid:\n"
+                              f"  split: [cost, perf]\n  {key}: {values}\n")
+    with pytest.raises(SweepError,
+                       match=rf"line 5: `grid\.{key}` value {re.escape(bad)}: {detail}"):
+        load_spec(in_grid)
+    in_case = write(tmp_path, f"dataset: toy\nbase: {{seeds: '0'}}\ncases:\n  - {{split: cost}}\n"
+                              f"  - {{split: perf}}\n  - {{split: uniform, {key}: {value}}}\n")
+    with pytest.raises(SweepError, match=rf"line 6: `cases\.2\.{key}`: {detail}"):
+        load_spec(in_case)
+
+
+def test_set_values_are_checked_naming_the_option(tmp_path: Path, data_dir: Path) -> None:
+    path = write(tmp_path, GRID)
+    with pytest.raises(SweepError, match=r"--set test_size: expected an integer, got 'abc'") \
+            as err:
+        load_spec(path, overrides=sweep.parse_overrides(["test_size=abc"]))
+    assert "line" not in str(err.value)
+    with pytest.raises(SweepError, match=r"--set budget: expected a number, got 'x'"):
+        load_spec(path, overrides={"budget": ["x"]})  # a list replacing the grid's values
+    with pytest.raises(SweepError, match=r"--set tset_size: unknown parameter 'tset_size'") \
+            as err:
+        load_spec(path, overrides={"tset_size": 3})
+    assert "line" not in str(err.value)
+    # a combination made impossible by a --set value names the option too
+    spec = load_spec(path, overrides={"extreme_k": 2})
+    with pytest.raises(SweepError, match=r"--set extreme_k \(point .*\): applies to split"):
+        expand(spec, data_dir)
+    env = {"ROUTEBENCH_DATA": str(data_dir), "ROUTEBENCH_RESULTS": str(tmp_path / "res")}
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--set",
+                                      "test_size=abc"], env=env)
+    assert result.exit_code == 1
+    assert "--set test_size: expected an integer" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--set", "tset_size=1"],
+                                env=env)
+    assert result.exit_code == 1
+    assert "tset_size" in result.output and "line ?" not in result.output
+
+
+# --------------------------------------------------------------------------- sweep.json status
+class FailingRunner(CountingRunner):
+    """Fails the point with budget 1 and eps 0.05; records the statuses sweep.json shows
+    while each point runs."""
+
+    def __init__(self, record: Path) -> None:
+        super().__init__()
+        self.record = record
+        self.seen: list[list[str]] = []
+
+    def __call__(self, config: SimConfig, **kw) -> Path:
+        self.seen.append([p["status"] for p in io.read_json(self.record)["points"]])
+        if config.budget == 1.0 and config.eps == 0.05:
+            raise RuntimeError("solver exploded [on purpose]")
+        return super().__call__(config, **kw)
+
+
+def fail_budget_one(config: SimConfig, **kw) -> Path:
+    """Picklable runner for the process pool: fails the point with budget 1 and eps 0.05."""
+    if config.budget == 1.0 and config.eps == 0.05:
+        raise RuntimeError("solver exploded [on purpose]")
+    return fake_runner(config, **kw)
+
+
+def test_sweep_json_tracks_each_point_and_failures(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, GRID))
+    out = tmp_path / "out"
+    runner = FailingRunner(out / "sweep.json")
+    with pytest.raises(sweep.SweepFailed, match=r"(?s)1 of 6 point\(s\).*failed.*point 3 "
+                                                r"\(budget=1, eps=0.05\): RuntimeError") as err:
+        run_sweep(spec, data_dir=data_dir, results_root=tmp_path / "res", out_dir=out,
+                  runner=runner, progress=False)
+    # sweep.json is rewritten as each point starts and ends: the runner saw it
+    assert runner.seen[0] == ["running"] + ["pending"] * 5
+    assert runner.seen[4] == ["done"] * 3 + ["failed", "running", "pending"]
+    outcome = err.value.outcome
+    assert outcome.ran == [0, 1, 2, 4, 5] and list(outcome.failed) == [3]
+    record = io.read_json(out / "sweep.json")
+    assert record["counts"] == {"done": 5, "failed": 1, "pending": 0, "running": 0, "total": 6}
+    assert record["state"] == "failed"
+    assert [p["status"] for p in record["points"]] == ["done"] * 3 + ["failed"] + ["done"] * 2
+    assert record["points"][3]["error"] == "RuntimeError: solver exploded [on purpose]"
+    assert all("error" not in p for i, p in enumerate(record["points"]) if i != 3)
+    assert record["command"].startswith("routebench sweep ")
+
+    # a re-run runs only the failed point
+    again = CountingRunner()
+    outcome = run_sweep(spec, data_dir=data_dir, results_root=tmp_path / "res", out_dir=out,
+                        runner=again, progress=False)
+    assert outcome.ran == [3] and len(again.calls) == 1
+    record = io.read_json(out / "sweep.json")
+    assert record["state"] == "finished"
+    assert record["counts"] == {"done": 6, "failed": 0, "pending": 0, "running": 0, "total": 6}
+    assert all("error" not in p for p in record["points"])
+
+
+def test_process_pool_records_a_failing_point(tmp_path: Path, data_dir: Path) -> None:
+    spec = load_spec(write(tmp_path, GRID))
+    out = tmp_path / "out"
+    with pytest.raises(sweep.SweepFailed) as err:
+        run_sweep(spec, data_dir=data_dir, results_root=tmp_path / "res", out_dir=out, jobs=2,
+                  runner=fail_budget_one, progress=False)
+    assert sorted(err.value.outcome.ran) == [0, 1, 2, 4, 5]
+    record = io.read_json(out / "sweep.json")
+    assert record["counts"] == {"done": 5, "failed": 1, "pending": 0, "running": 0, "total": 6}
+    assert record["points"][3]["status"] == "failed"
+    assert record["points"][3]["error"] == "RuntimeError: solver exploded [on purpose]"
+
+
+def test_report_notes_points_a_sweep_has_not_finished(tmp_path: Path, data_dir: Path) -> None:
+    from routebench.results import find_run_dirs, load_runs
+
+    path = write(tmp_path, GRID, name="[red]grid.yaml")  # brackets: no rich markup
+    spec = load_spec(path)
+    root, out = tmp_path / "res", tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out,
+                  runner=CountingRunner(interrupt_at=4), progress=False)
+    assert len(find_run_dirs(out)) == 3  # the old call still works, without notes
+    notes: list[str] = []
+    assert len(load_runs([out, out], notes=notes)) == 3
+    assert notes[0] == (
+        f"sweep {out}: 3 of 6 points have not finished (points 3, 4, 5); re-run "
+        f"`routebench sweep '{path}' --dataset toy` to complete them")
+    env = {"ROUTEBENCH_DATA": str(data_dir), "ROUTEBENCH_RESULTS": str(root)}
+    for command in (["report", str(out), "--format", "md"], ["plot", str(out)]):
+        result = CliRunner().invoke(app, command, env=env)
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert text.count("note: sweep") == 1, text
+        assert "3 of 6 points have not finished (points 3, 4, 5)" in text
+        assert "[red]grid.yaml" in text
+
+    # a failed point is named with its error
+    with pytest.raises(sweep.SweepFailed):
+        run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out,
+                  runner=FailingRunner(out / "sweep.json"), progress=False)
+    notes = []
+    load_runs([out], notes=notes)
+    assert "1 of 6 points have not finished (point 3); 1 failed, e.g. point 3: RuntimeError: " \
+           "solver exploded [on purpose]; re-run" in notes[0]
+    run_sweep(spec, data_dir=data_dir, results_root=root, out_dir=out, runner=CountingRunner(),
+              progress=False)
+    notes = []
+    load_runs([out], notes=notes)
+    assert notes == []

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import sys
+import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+import click
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from routebench import __version__
+from routebench.errors import ParamError, flag
+from routebench.paths import check_folder, user_cache_dir
 
 app = typer.Typer(
     name="routebench",
@@ -26,35 +36,104 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def data_dir() -> Path:
-    """Where datasets live: $ROUTEBENCH_DATA, else ./data."""
-    return Path(os.environ.get("ROUTEBENCH_DATA", "data"))
+def data_dir(*, write: bool = False) -> Path:
+    """Where datasets live: $ROUTEBENCH_DATA, else ./data (checked: a folder, writable when
+    ``write``)."""
+    env = os.environ.get("ROUTEBENCH_DATA")
+    what = "data folder ($ROUTEBENCH_DATA)" if env else "data folder"
+    return check_folder(env or "data", what, write=write)
 
 
-def results_dir() -> Path:
-    """Where results live: $ROUTEBENCH_RESULTS, else ./results."""
-    return Path(os.environ.get("ROUTEBENCH_RESULTS", "results"))
+def results_dir(*, write: bool = True) -> Path:
+    """Where results live: $ROUTEBENCH_RESULTS, else ./results (checked like ``data_dir``)."""
+    env = os.environ.get("ROUTEBENCH_RESULTS")
+    what = "results folder ($ROUTEBENCH_RESULTS)" if env else "results folder"
+    return check_folder(env or "results", what, write=write)
 
 
-def fail(message: str, code: int = 1) -> None:
-    """Print ``message`` as an error and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` (literally: no rich markup) as an error and exit non-zero."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", str(message)), soft_wrap=True)
     raise typer.Exit(code)
 
 
+def note(message: str) -> None:
+    """Print a yellow note (literally: no rich markup)."""
+    console.print(Text.assemble(("note:", "yellow"), " ", str(message)), soft_wrap=True)
+
+
+_OS_FIXES = {
+    errno.EACCES: "fix the permissions or choose another folder ($ROUTEBENCH_DATA, "
+    "$ROUTEBENCH_RESULTS or --out)",
+    errno.EPERM: "fix the permissions or choose another folder ($ROUTEBENCH_DATA, "
+    "$ROUTEBENCH_RESULTS or --out)",
+    errno.EROFS: "the file system is read-only; choose another folder ($ROUTEBENCH_DATA, "
+    "$ROUTEBENCH_RESULTS or --out)",
+    errno.ENOTDIR: "a file stands where a folder is needed; move it or choose another folder",
+    errno.EISDIR: "a folder stands where a file is needed; move it or choose another path",
+    errno.EEXIST: "a file stands where a folder is needed; move it or choose another folder",
+    errno.ENOSPC: "the disk is full; free space or choose another folder",
+    errno.EDQUOT: "the disk quota is exhausted; free space or choose another folder",
+}
+
+
+def os_message(exc: OSError) -> str:
+    """One line for a failed file operation: the path, the system's reason and the fix."""
+    where = exc.filename or ""
+    if exc.filename2:
+        where = f"{where} -> {exc.filename2}"
+    reason = exc.strerror or type(exc).__name__
+    fix = _OS_FIXES.get(exc.errno or -1, "")
+    return f"{where + ': ' if where else ''}{reason}" + (f"; {fix}" if fix else "")
+
+
+def _save_traceback() -> Path | None:
+    """Write the current exception's traceback to the per-user crash folder; its path."""
+    try:
+        folder = user_cache_dir("crash")
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(
+            f"routebench {__version__}\ncommand: {' '.join(sys.argv)}\n\n"
+            + traceback.format_exc(),
+            encoding="utf-8",
+        )
+        return path
+    except OSError:
+        return None
+
+
 def handle_errors(func: F) -> F:
-    """Turn the library's input errors (ValueError, FileNotFoundError, ConnectionError) into a
-    clear message and exit code 1, and Ctrl-C into exit code 130, instead of a traceback."""
+    """Turn every failure into one line on stderr and exit code 1, never a traceback:
+
+    - the library's refusals (``ValueError`` and friends): their message; a ``ParamError``
+      names the parameter's flag (``top_k`` -> ``--top-k``);
+    - failed file operations (``OSError``: permissions, a file where a folder should be, a full
+      disk): the path, the reason and the fix;
+    - anything unexpected: its type and message, and the file its full traceback was saved to.
+    Ctrl-C exits with code 130 and keeps finished work."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ValueError, FileNotFoundError, ConnectionError, KeyError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            fail(str(msg))
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished work is kept; re-run to resume")
             raise typer.Exit(130) from None
+        except ParamError as exc:
+            fail(f"{flag(exc.param)}: {exc.detail}")
+        except KeyError as exc:
+            fail(str(exc.args[0]) if exc.args else repr(exc))
+        except (ValueError, ConnectionError, FileNotFoundError) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(os_message(exc))
+        except MemoryError:
+            fail("out of memory; try a smaller --test-size or dataset, or a machine with more RAM")
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+            saved = _save_traceback()
+            where = f"; full traceback in {saved}" if saved else ""
+            fail(f"unexpected {type(exc).__name__}: {exc}{where} (please report it)")
 
     return wrapper  # type: ignore[return-value]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from routebench.cli.common import app, console, data_dir, handle_errors
+from routebench.cli.common import app, console, data_dir, err_console, handle_errors
 from routebench.dataset import DatasetError, MissingPolicy
 from routebench.sources import dataset_card, download, get_source
 
@@ -52,6 +53,10 @@ def download_cmd(
     coalesce: bool = typer.Option(
         False, "--coalesce", help="Merge rows that share an id and complement each other."
     ),
+    allow_pickle: bool = typer.Option(
+        False, "--allow-pickle", help="routerbench --from: unpickle a pickle that is not a known "
+        "RouterBench release (a pickle can run code: only for files you trust)."
+    ),
 ) -> None:
     """Download (or generate, or import with --from) a dataset into data/<out>/."""
     if drop_missing and coalesce:
@@ -64,10 +69,15 @@ def download_cmd(
         "seed": seed,
         "five_shot": True if five_shot else None,
         "splits": splits,
+        "allow_pickle": True if allow_pickle else None,
     }
+    if allow_pickle:
+        err_console.print(Text("warning: --allow-pickle: unpickling a file runs any code it "
+                               "carries; use it only for files from sources you trust",
+                               style="yellow"))
     with console.status(f"building {name} ..."):
         table, card, report = download(
-            name, data_dir=data_dir(), force=force, from_path=from_path, missing=missing,
+            name, data_dir=data_dir(write=True), force=force, from_path=from_path, missing=missing,
             out=out, **options,
         )
     if report["reused"]:

@@ -67,7 +67,7 @@ def build_index(
     """Embed prompts and build (or reuse) an ANN index over the historical split; print build
     time, index memory, search throughput and recall@k of the test stream vs exact search."""
     if top_k < 1:
-        fail(f"--top-k must be at least 1, got {top_k}")
+        fail(f"--top-k: must be at least 1, got {top_k}")
     if index not in index_lib.INDEX_TYPES:
         fail(f"unknown index {index!r}; known: {', '.join(index_lib.INDEX_TYPES)}")
     embedder_params: dict[str, Any] = {}
@@ -88,6 +88,9 @@ def build_index(
     )
     table = load_table(dataset_dir(name, data_dir()))
     split = make_split(table.n, test_size, seed)
+    if top_k > len(split.history):
+        fail(f"--top-k: {top_k} exceeds the {len(split.history):,} historical queries of "
+             f"dataset {name!r} at --test-size {test_size}; lower it (or --test-size)")
     built = index_lib.build_or_load_index(
         table,
         split,
@@ -96,7 +99,7 @@ def build_index(
         index=index,
         index_params=index_params,
         top_k=top_k,
-        data_dir=data_dir(),
+        data_dir=data_dir(write=True),
         force=force,
     )
     _print(built)
@@ -110,7 +113,8 @@ def _print(built: index_lib.BuiltIndex) -> None:
     table.add_column("field")
     table.add_column("value", justify="right")
     rows = [
-        ("status", "reused" if built.reused else "built"),
+        ("status", "reused (SHA-256 verified in "
+         f"{built.verify_seconds:.3f} s)" if built.reused else "built"),
         ("embedder", f"{d['embedder']['name']} (dim {d['embedder']['dim']})"),
         ("index params", params or "-"),
         ("history / test queries", f"{d['split']['n_history']:,} / {d['split']['test_size']:,}"),

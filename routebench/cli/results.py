@@ -7,9 +7,16 @@ from pathlib import Path
 
 import typer
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
+
+
+def _print_notes(notes: list[str]) -> None:
+    """Each note once, as a yellow "note:" line; the text is printed as is (no rich markup)."""
+    for note in dict.fromkeys(notes):
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def _report(paths: list[Path], out: Path | None, formats: str, show: bool = True) -> list[Path]:
@@ -17,7 +24,9 @@ def _report(paths: list[Path], out: Path | None, formats: str, show: bool = True
     from routebench.results import load_runs
 
     fmts = parse_formats(formats)
-    runs = load_runs(paths)
+    notes: list[str] = []
+    runs = load_runs(paths, notes=notes)
+    _print_notes(notes)
     report = build_report(runs)
     written = write_report(report, out or default_out_dir(runs), fmts)
     if show:
@@ -32,7 +41,9 @@ def _plot(paths: list[Path], out: Path | None, per_run: bool | None) -> None:
     from routebench.report import default_out_dir
     from routebench.results import load_runs
 
-    runs = load_runs(paths)
+    notes: list[str] = []
+    runs = load_runs(paths, notes=notes)
+    _print_notes(notes)
     target = out or default_out_dir(runs) / "figures"
     with console.status("drawing figures") as status:
         summary = plot_runs(runs, target, per_run=per_run,
@@ -100,9 +111,8 @@ def sweep(
     )
 
     spec = load_spec(config, dataset, parse_overrides(set_))
-    for note in spec.notes:
-        console.print(f"[yellow]note[/]: {note}", highlight=False)
-    root = results_dir()
+    _print_notes(spec.notes)
+    root = results_dir(write=not dry_run)
     if dry_run:
         points = expand(spec, data_dir())
         table = Table(title=f"{spec.name} on {spec.dataset}: {len(points)} point(s)")
@@ -117,8 +127,8 @@ def sweep(
                           "finished" if done else "to run")
         console.print(table)
         return
-    outcome = run_sweep(spec, data_dir=data_dir(), results_root=root, out_dir=out, jobs=jobs,
-                        force=force)
+    outcome = run_sweep(spec, data_dir=data_dir(write=True), results_root=root, out_dir=out,
+                        jobs=jobs, force=force)
     console.print(f"{len(outcome.ran)} point(s) run, {len(outcome.skipped)} already finished; "
                   f"sweep.json in {outcome.out_dir}", highlight=False)
     capped = [p for p in outcome.points if p.capped_from is not None]

@@ -9,7 +9,7 @@ from rich.markdown import Markdown
 
 from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
 from routebench.config import SimConfig, parse_routers, parse_seeds
-from routebench.oracle import DEFAULT_MILP_TIME_LIMIT
+from routebench.oracle import DEFAULT_MILP_NODE_LIMIT
 
 
 def print_summary(run_dir: Path) -> None:
@@ -42,10 +42,12 @@ def simulate(
     models: str = typer.Option("", help="Comma list of LLMs to deploy (default: all)."),
     batch_size: int = typer.Option(256, help="BatchSplit batch size."),
     milp_limit: int = typer.Option(None, help="Solve the exact MILP when N x M is at most this."),
-    milp_time_limit: float = typer.Option(DEFAULT_MILP_TIME_LIMIT,
-                                          help="MILP time limit in seconds."),
+    milp_node_limit: int = typer.Option(DEFAULT_MILP_NODE_LIMIT,
+                                        help="MILP branch-and-bound node limit (deterministic)."),
     force: bool = typer.Option(False, "--force", help="Recompute even if the run is complete."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Seeds run at once (local processes); "
+                             "results do not depend on it."),
 ) -> None:
     """Replay the test stream under per-LLM budgets through every router; write results/<key>/."""
     from routebench.simulate import run_simulation
@@ -67,13 +69,14 @@ def simulate(
         index=index,
         models=tuple(m.strip() for m in models.split(",") if m.strip()) or None,
         batch_size=batch_size,
-        milp_time_limit=milp_time_limit,
+        milp_node_limit=milp_node_limit,
     )
     if milp_limit is not None:
         params["milp_limit"] = milp_limit
     config = SimConfig(**params)
     run_dir = run_simulation(
-        config, data_dir=data_dir(), results_root=results_dir(), force=force, progress=not quiet
+        config, data_dir=data_dir(write=True), results_root=results_dir(), force=force,
+        progress=not quiet, jobs=jobs,
     )
     print_summary(run_dir)
     console.print(f"results: {run_dir}/ (results.parquet, summary.csv, summary.md, manifest.json)")

@@ -10,7 +10,6 @@ and are copied into each card.
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +25,11 @@ from routebench.dataset import (
     DatasetError,
     MissingPolicy,
     RouteTable,
+    check_name,
     load_table,
+    read_card,
     save_table,
+    verify_card,
 )
 
 #: Where per-dataset constants live (the repository's ``configs/`` folder).
@@ -157,16 +159,14 @@ def list_input_files(path: str | Path, extensions: list[str] | tuple[str, ...]) 
     return files
 
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
 def check_out_name(out: str) -> str:
-    """A dataset folder name: letters, digits, '.', '_' and '-' only."""
-    if not _NAME_RE.match(out):
+    """A dataset folder name for ``--out``: letters, digits, '.', '_' and '-' only."""
+    try:
+        return check_name(out)
+    except DatasetError:
         raise DatasetError(
             f"--out {out!r} is not a valid dataset name (use letters, digits, '.', '_', '-')"
-        )
-    return out
+        ) from None
 
 
 # --------------------------------------------------------------------------- download
@@ -208,8 +208,8 @@ def download(
     }
     report: dict[str, Any] = {"dataset": out, "path": str(directory), "options": given}
     if (directory / TABLE_FILE).exists() and not force:
-        table = load_table(directory, name=out)
-        card = _read_card(directory)
+        table = load_table(directory)
+        card = read_card(directory)
         stored = card.get("import", {})
         report.update(
             reused=True,
@@ -242,27 +242,25 @@ def _renamed(table: RouteTable, name: str) -> RouteTable:
     return table if table.name == name else replace(table, name=name)
 
 
-def _read_card(directory: Path) -> dict[str, Any]:
-    from routebench import io
-
-    path = directory / CARD_FILE
-    return io.read_json(path) if path.exists() else {}
-
-
 def _same_request(stored: dict[str, Any], request: dict[str, Any]) -> bool:
     return all(stored.get(k) == v for k, v in request.items())
 
 
 def dataset_card(name: str, *, data_dir: str | Path) -> dict[str, Any]:
-    """The stored card of dataset ``name``; a clear error saying to download it if absent."""
-    directory = Path(data_dir) / check_out_name(name)
-    if not (directory / TABLE_FILE).exists() or not (directory / CARD_FILE).exists():
+    """The stored card of dataset ``name``, verified against its table (an edited card or table
+    is refused); a clear error saying to download it if absent. ``name`` in the returned card
+    is the folder's name."""
+    directory = Path(data_dir) / check_name(name)
+    if not (directory / TABLE_FILE).exists():
         hint = name if name in known_sources() else "NAME --out " + name
         raise DatasetError(
-            f"dataset {name!r} is not downloaded (no {directory / CARD_FILE}); run "
+            f"dataset {name!r} is not downloaded (no {directory / TABLE_FILE}); run "
             f"`routebench download {hint}` first (known sources: {', '.join(known_sources())})"
         )
-    return _read_card(directory)
+    table = load_table(directory)
+    card = read_card(directory)
+    verify_card(card, table, path=directory / CARD_FILE)
+    return {**card, "name": table.name}
 
 
 __all__ = [

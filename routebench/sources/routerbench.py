@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from routebench import io
 from routebench.dataset import (
     COST_PREFIX,
     PERF_PREFIX,
@@ -39,25 +40,55 @@ COST_SUFFIX = "|total_cost"
 REQUIRED = ("sample_id", "prompt", "eval_name")
 
 
-def read_wide_file(path: str | Path) -> pd.DataFrame:
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+
+
+def known_releases() -> dict[str, str]:
+    """SHA-256 -> file name of RouterBench's released pickles (``configs/sources.yaml``)."""
+    files = source_config("routerbench").get("files", {})
+    return {str(f["sha256"]): str(f["name"]) for f in files.values()}
+
+
+def _unpickle(path: Path, *, allow_pickle: bool) -> Any:
+    """Unpickle ``path`` only when it is a pinned RouterBench release (by SHA-256) or the user
+    opted in with ``allow_pickle``: unpickling runs whatever code the file carries."""
+    digest = io.file_sha256(path)
+    if digest not in known_releases() and not allow_pickle:
+        raise DatasetError(
+            f"{path}: refusing to unpickle: loading a pickle can run arbitrary code, and its "
+            f"SHA-256 {digest[:16]}... is not a known RouterBench release. Convert it to Parquet "
+            "or CSV, or opt in with allow_pickle (--allow-pickle) if you trust where it came from"
+        )
+    try:
+        return pd.read_pickle(path)
+    except Exception as exc:  # noqa: BLE001 - unpickling can raise anything (corrupt data)
+        raise DatasetError(
+            f"{path}: cannot unpickle ({type(exc).__name__}: {exc}); the file is corrupt or "
+            "not a pandas pickle"
+        ) from None
+
+
+def read_wide_file(path: str | Path, *, allow_pickle: bool = False) -> pd.DataFrame:
     """One RouterBench wide-format file (CSV, pickle or Parquet) as a DataFrame.
 
-    Pickle files are only read from sources you trust (pickle can run code)."""
+    A pickle is unpickled only when it is one of RouterBench's released files (SHA-256 pinned in
+    ``configs/sources.yaml``) or ``allow_pickle`` is set: a pickle can run code when loaded."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
             frame = pd.read_csv(path)
-        elif suffix in (".pkl", ".pickle"):
-            frame = pd.read_pickle(path)
+        elif suffix in PICKLE_SUFFIXES:
+            frame = _unpickle(path, allow_pickle=allow_pickle)
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
             raise DatasetError(f"{path}: unsupported file type {suffix!r}")
-    except (OSError, ValueError, ImportError) as exc:
-        if isinstance(exc, DatasetError):
-            raise
-        raise DatasetError(f"{path}: cannot read {suffix} file ({exc})") from exc
+    except DatasetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the readers raise many types for corrupt files
+        raise DatasetError(f"{path}: cannot read {suffix} file ({type(exc).__name__}: {exc})") \
+            from None
     if not isinstance(frame, pd.DataFrame):
         raise DatasetError(f"{path}: expected a table, found a {type(frame).__name__}")
     return frame
@@ -90,11 +121,12 @@ def wide_to_canonical(frame: pd.DataFrame, file: str | Path) -> tuple[pd.DataFra
             f"{file}, column {missing_cols[0]!r}: required column is missing (RouterBench files "
             f"need {list(REQUIRED)}, '<model>' and '<model>{COST_SUFFIX}' columns)"
         )
-    models = [c[: -len(COST_SUFFIX)] for c in frame.columns if str(c).endswith(COST_SUFFIX)]
+    columns = [str(c) for c in frame.columns]
+    models = [c[: -len(COST_SUFFIX)] for c in columns if c.endswith(COST_SUFFIX)]
     if not models:
         raise DatasetError(
             f"{file}: zero models (no '<model>{COST_SUFFIX}' columns); columns are "
-            f"{list(frame.columns)[:8]}..."
+            f"{columns[:8]}..."
         )
     no_score = [m for m in models if m not in frame.columns]
     if no_score:
@@ -102,8 +134,24 @@ def wide_to_canonical(frame: pd.DataFrame, file: str | Path) -> tuple[pd.DataFra
             f"{file}, column {no_score[0]!r}: score column is missing for model {no_score[0]!r} "
             f"(the file has {no_score[0] + COST_SUFFIX!r})"
         )
+    # A model is also any name with its own '<model>|...' column, or a bare numeric column:
+    # one without '<model>|total_cost' would otherwise be dropped without a word.
+    skip = set(REQUIRED) | set(source_config("routerbench").get("non_model_columns", []))
+    named = {c.split("|", 1)[0] for c in columns if "|" in c}
+    bare = {c for c in columns if "|" not in c and c not in skip
+            and pd.api.types.is_numeric_dtype(frame[c])}
+    no_cost = sorted((named | bare) - set(models))
+    if no_cost:
+        raise DatasetError(
+            f"{file}, column {no_cost[0] + COST_SUFFIX!r}: cost column is missing for model "
+            f"{no_cost[0]!r} (every model needs '<model>' and '<model>{COST_SUFFIX}' columns)"
+        )
+    ids = frame["sample_id"]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise DatasetError(f"{file}, column 'sample_id', row {row}: missing id")
     data: dict[str, Any] = {
-        "id": frame["sample_id"].astype(str).to_numpy(dtype=object),
+        "id": ids.astype(str).to_numpy(dtype=object),
         "prompt": frame["prompt"].map(unwrap_prompt).to_numpy(dtype=object),
         "task": frame["eval_name"].astype(str).to_numpy(dtype=object),
     }
@@ -120,6 +168,7 @@ def import_wide(
     path: str | Path,
     *,
     missing: MissingPolicy = "error",
+    allow_pickle: bool = False,
     report: dict[str, int] | None = None,
     name: str = "routerbench",
     card: dict[str, Any] | None = None,
@@ -130,7 +179,7 @@ def import_wide(
     files = list_input_files(path, tuple(cfg["extensions"]))
     frames, models = [], None
     for f in files:
-        canonical, found = wide_to_canonical(read_wide_file(f), f)
+        canonical, found = wide_to_canonical(read_wide_file(f, allow_pickle=allow_pickle), f)
         if models is None:
             models = found
         elif sorted(found) != sorted(models):
@@ -160,18 +209,26 @@ def import_wide(
 
 
 def fetch(five_shot: bool = False) -> Path:
-    """Download RouterBench's 0-shot (or 5-shot) pickle from the Hugging Face hub; its path."""
+    """Download RouterBench's 0-shot (or 5-shot) pickle from the Hugging Face hub at the pinned
+    revision and check its SHA-256 before anyone unpickles it; its path."""
     cfg = source_config("routerbench")
-    filename = cfg["files"]["five_shot" if five_shot else "zero_shot"]
+    entry = cfg["files"]["five_shot" if five_shot else "zero_shot"]
     prepare_hub()
     from huggingface_hub import hf_hub_download
 
     try:
-        return Path(
-            hf_hub_download(repo_id=cfg["repo_id"], filename=filename, repo_type=cfg["repo_type"])
-        )
+        path = Path(hf_hub_download(repo_id=cfg["repo_id"], filename=entry["name"],
+                                    repo_type=cfg["repo_type"], revision=cfg["revision"]))
     except Exception as exc:  # the hub client raises many network and HTTP error types
-        raise as_unavailable(exc, f"{cfg['repo_id']}/{filename}") from exc
+        raise as_unavailable(exc, f"{cfg['repo_id']}/{entry['name']}") from exc
+    digest = io.file_sha256(path)
+    if digest != entry["sha256"]:
+        raise DatasetError(
+            f"{path}: SHA-256 {digest} differs from the pinned {entry['sha256']} of "
+            f"{cfg['repo_id']}@{cfg['revision'][:12]}/{entry['name']}; refusing to unpickle it "
+            "(delete the file from the Hugging Face cache and retry)"
+        )
+    return path
 
 
 def _build(
@@ -180,15 +237,18 @@ def _build(
     missing: MissingPolicy = "error",
     report: dict[str, int] | None = None,
     five_shot: bool = False,
+    allow_pickle: bool = False,
 ) -> RouteTable:
     cfg = source_config("routerbench")
     if from_path is None:
         path = fetch(five_shot)
-        variant = {"hf_repo": cfg["repo_id"], "hf_file": path.name}
+        variant = {"hf_repo": cfg["repo_id"], "hf_revision": cfg["revision"],
+                   "hf_file": path.name}
     else:
         path = Path(from_path)
         variant = {}
-    return import_wide(path, missing=missing, report=report, card=variant)
+    return import_wide(path, missing=missing, report=report, card=variant,
+                       allow_pickle=allow_pickle)
 
 
 register(
@@ -197,6 +257,6 @@ register(
         description="RouterBench (withmartian/routerbench, 11 LLMs); --from imports CSV/pickle/"
         "Parquet files in its wide format",
         build=_build,
-        options=("five_shot",),
+        options=("five_shot", "allow_pickle"),
     )
 )

@@ -26,6 +26,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from routebench.dataset import DatasetError, MissingPolicy, RouteTable, check_matrices
+from routebench.errors import ParamError
 from routebench.seeding import rng as seeded_rng
 from routebench.sources import Source, register, source_config
 
@@ -357,13 +358,21 @@ _NOISE_SD = 1.4
 _UNSOLVABLE_SHARE = 0.06
 
 
+#: Largest --n: 50 million queries (the million-query benchmark generates 2 million).
+MAX_N = 50_000_000
+
+
+class SyntheticParamError(ParamError, DatasetError):
+    """A generator option outside its range; ``param`` names it."""
+
+
 # --------------------------------------------------------------------------- profiles
 def _profiles(k: int, gen: np.random.Generator, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     """The first ``k`` LLM profiles; past the configured list, extra profiles drawn from the
     configured ranges with ``gen`` (deterministic for a seed)."""
     base = [dict(p) for p in cfg["models"]]
     if not 1 <= k <= MAX_MODELS:
-        raise DatasetError(f"--models must be between 1 and {MAX_MODELS}, got {k}")
+        raise SyntheticParamError("models", f"must be between 1 and {MAX_MODELS}, got {k}")
     extra = cfg["extra_models"]
     for idx in range(len(base), k):
         price_in = float(10 ** gen.uniform(*extra["price_in_log10"]))
@@ -391,8 +400,12 @@ def generate(n: int = DEFAULT_N, models: int = DEFAULT_MODELS, seed: int = 0) ->
 
     Deterministic: the same arguments give the same table. Costs are in USD per query.
     """
-    if n < 1:
-        raise DatasetError(f"--n must be at least 1, got {n}")
+    for param, value, low, high in (("n", n, 1, MAX_N), ("models", models, 1, MAX_MODELS),
+                                    ("seed", seed, 0, 2**63 - 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not low <= value <= high:
+            raise SyntheticParamError(param, f"must be an integer in {low:,}..{high:,}, got "
+                                      f"{value!r}")
     cfg = source_config("synthetic")
     gen = seeded_rng(seed, "synthetic")
     profiles = _profiles(int(models), gen, cfg)
