@@ -17,10 +17,11 @@ import pandas as pd
 
 from routebench import embed, io
 from routebench import index as ix
+from routebench.estimate import DEFAULT_TOP_K
 from routebench.split import make_split
 
 TEST_SIZE = 10_000
-TOP_K = 5
+TOP_K = DEFAULT_TOP_K
 INDEXES: tuple[tuple[str, str, dict], ...] = (
     ("flat", "flat", {}),
     ("hnsw", "hnsw", {}),
@@ -46,20 +47,18 @@ def run(out_dir: Path) -> pd.DataFrame:
     rows = []
     for name in offline_embedders():
         start = time.perf_counter()
-        vectors = embed.get_embeddings(table, name, use_cache=False, progress=True)
+        spec = embed.EmbedSpec(name)
+        vectors = embed.get_embeddings(table, spec, use_cache=False, progress=True)
         embed_seconds = time.perf_counter() - start
         for label, kind, params in INDEXES:
-            built = ix.build_index(
-                table, split, vectors, embedder=name, index=kind, index_params=params,
-                top_k=TOP_K,
-            )
-            m = built.descriptor["measured"]
+            built = ix.build_index(table, split, vectors, spec, ix.IndexSpec(kind, params))
+            m = {**built.descriptor["measured"], **ix.measure(built, TOP_K)}
             rows.append(
                 {
                     "embedder": name,
                     "dim": int(vectors.shape[1]),
                     "index": label,
-                    "params": json.dumps(built.descriptor["index"]["params"], sort_keys=True),
+                    "params": json.dumps(dict(built.spec.params), sort_keys=True),
                     "n_history": len(split.history),
                     "n_test": len(split.test),
                     "embed_seconds": embed_seconds,

@@ -82,25 +82,25 @@ def stage_dataset(data_dir: str) -> dict[str, Any]:
 
 def stage_embeddings(data_dir: str) -> dict[str, Any]:
     """Embed every prompt (cached under the dataset's embeddings folder)."""
-    from routebench.embed import get_embeddings
+    from routebench.embed import EmbedSpec, get_embeddings
 
     t0 = time.perf_counter()
     _, table, _ = _load(Path(data_dir))
     info: dict[str, Any] = {}
-    vectors = get_embeddings(table, EMBEDDER, data_dir=Path(data_dir), progress=False, info=info)
+    vectors = get_embeddings(table, EmbedSpec(EMBEDDER), data_dir=Path(data_dir), progress=False,
+                             info=info)
     return {"seconds": time.perf_counter() - t0, "embed_seconds": info.get("seconds"),
             "dim": int(vectors.shape[1]), "peak_rss_mib": peak_rss_mib()}
 
 
 def stage_index(data_dir: str) -> dict[str, Any]:
     """Build (or load) the IVF index over the history; its measured recall and speed."""
-    from routebench.index import build_or_load_index
+    from routebench.estimate import EstimateSpec, open_index
 
     t0 = time.perf_counter()
     cfg, table, split = _load(Path(data_dir))
-    built = build_or_load_index(table, split, embedder=EMBEDDER, index=INDEX,
-                                index_params=INDEX_PARAMS, top_k=cfg.top_k,
-                                data_dir=Path(data_dir), progress=False)
+    spec = EstimateSpec.from_options(EMBEDDER, None, INDEX, INDEX_PARAMS, cfg.top_k)
+    built = open_index(table, split, spec, data_dir=Path(data_dir), progress=False)
     measured = built.descriptor["measured"]
     return {"seconds": time.perf_counter() - t0, "build_seconds": measured["build_seconds"],
             "recall_at_5": measured["recall_at_k"],
@@ -113,11 +113,11 @@ def stage_index(data_dir: str) -> dict[str, Any]:
 def stage_knn_sample(data_dir: str, sample: int = KNN_SAMPLE) -> dict[str, Any]:
     """Time exact k-NN estimates for ``sample`` evenly spaced test queries among the whole
     history, and extrapolate to the full stream (seconds)."""
-    from routebench.embed import get_embeddings
+    from routebench.embed import EmbedSpec, get_embeddings
     from routebench.estimate import exact_estimates
 
     cfg, table, split = _load(Path(data_dir))
-    vectors = get_embeddings(table, EMBEDDER, data_dir=Path(data_dir), progress=False)
+    vectors = get_embeddings(table, EmbedSpec(EMBEDDER), data_dir=Path(data_dir), progress=False)
     rows = split.test[np.linspace(0, len(split.test) - 1, sample).astype(np.int64)]
     history = np.ascontiguousarray(vectors[split.history])
     queries = np.ascontiguousarray(vectors[rows])

@@ -3,7 +3,7 @@ ANN search included, on the Table-1 data (26,497 historical queries, HNSW M 32 /
 d = 256 tfidf vectors, k = 5, M = 11 LLMs).
 
 Embedding is left out (embed-free): each query arrives as its vector. Measured with
-``routebench.routers.OnlinePort`` (the same arithmetic as simulate's estimates and decisions):
+``routebench.serving.OnlinePort`` (the same arithmetic as simulate's estimates and decisions):
 
 - batched: the 10,000 test vectors in one call; throughput (queries/s) and the share of time
   in HNSW search, neighbour means (estimation) and the PORT argmax (decision);
@@ -42,23 +42,24 @@ def _setup(data_dir: Path):
     from routebench.budgets import split_budget, total_budget
     from routebench.config import SimConfig
     from routebench.dataset import dataset_dir, load_table
-    from routebench.estimate import estimate
-    from routebench.index import build_or_load_index
-    from routebench.routers import fit_gamma, learning_size
+    from routebench.estimate import EstimateSpec, estimate, open_index
+    from routebench.routers import PortParams, fit_gamma, learning_size
     from routebench.split import make_split
 
     cfg = SimConfig(dataset=DATASET)
     table = load_table(dataset_dir(DATASET, data_dir))
     split = make_split(table.n, cfg.test_size, cfg.split_seed)
-    built = build_or_load_index(table, split, embedder=cfg.embedder, index=cfg.index,
-                                top_k=cfg.top_k, data_dir=data_dir, progress=False)
+    spec = EstimateSpec.from_options(cfg.embedder, cfg.embedder_params, cfg.index,
+                                     cfg.index_params, cfg.top_k)
+    built = open_index(table, split, spec, data_dir=data_dir, progress=False)
     history, test = split.tables(table)
     vectors = np.ascontiguousarray(built.test_vectors)
     budgets = split_budget(total_budget(test.cost, cfg.budget), history.mean_perf(),
                            history.mean_cost(), cfg.split)
-    n_learn = learning_size(test.n, cfg.eps)
+    port = PortParams()  # the paper's eps and alpha
+    n_learn = learning_size(test.n, port.eps)
     p_hat, c_hat = estimate(built, vectors[:n_learn], history.perf, history.cost, cfg.top_k)
-    gamma = fit_gamma(p_hat, c_hat, budgets, cfg.eps, cfg.alpha).gamma
+    gamma = fit_gamma(p_hat, c_hat, budgets, port.eps, port.alpha).gamma
     return built, vectors, history, gamma, cfg
 
 
@@ -120,14 +121,16 @@ def run(out_dir: Path, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     import faiss
 
     from routebench.index import faiss_threads
-    from routebench.routers import OnlinePort
+    from routebench.routers import PortParams
+    from routebench.serving import OnlinePort
 
     ensure_built(Path(data_dir), progress=False)
     rows: list[dict[str, object]] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("online routing: setup", total=3)
         built, vectors, history, gamma, cfg = _setup(Path(data_dir))
-        online = OnlinePort(built, history.perf, history.cost, gamma, cfg.alpha, cfg.top_k)
+        online = OnlinePort(built, history.perf, history.cost, gamma, PortParams().alpha,
+                            cfg.top_k)
         threads = faiss.omp_get_max_threads()
         rows.append(_row("load_average_1min", os.getloadavg()[0], "runnable processes",
                          cores=os.cpu_count(), command=COMMAND))

@@ -45,7 +45,7 @@ def ensure_built(data_dir: Path, progress: bool = True) -> dict[str, float]:
     from routebench.config import SimConfig
     from routebench.dataset import dataset_dir, load_table
     from routebench.embed import get_embeddings
-    from routebench.index import build_or_load_index
+    from routebench.estimate import EstimateSpec, open_index
     from routebench.sources import download
     from routebench.split import make_split
 
@@ -54,12 +54,13 @@ def ensure_built(data_dir: Path, progress: bool = True) -> dict[str, float]:
     cfg = SimConfig(dataset=DATASET)
     table = load_table(dataset_dir(DATASET, data_dir))
     split = make_split(table.n, cfg.test_size, cfg.split_seed)
+    spec = EstimateSpec.from_options(cfg.embedder, cfg.embedder_params, cfg.index,
+                                     cfg.index_params, cfg.top_k)
     info: dict = {}
-    get_embeddings(table, cfg.embedder, data_dir=data_dir, progress=progress, info=info)
+    get_embeddings(table, spec.embed, data_dir=data_dir, progress=progress, info=info)
     out = {"embedding_build_seconds": float(info.get("seconds", float("nan")))}
-    for kind in (cfg.index, "flat"):
-        built = build_or_load_index(table, split, embedder=cfg.embedder, index=kind,
-                                    top_k=cfg.top_k, data_dir=data_dir, progress=progress)
+    for kind, each in ((cfg.index, spec), ("flat", spec.exact())):
+        built = open_index(table, split, each, data_dir=data_dir, progress=progress)
         out[f"{kind}_index_build_seconds"] = float(built.descriptor["measured"]["build_seconds"])
         out[f"{kind}_recall_at_5"] = float(built.descriptor["measured"]["recall_at_k"])
     return out

@@ -9,35 +9,32 @@ cost of sending the whole test stream to the cheapest LLM.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from routebench import catalogue
 from routebench.budgets import EXTREME_K, SPLITS
 from routebench.errors import ParamError
 from routebench.io import stable_hash
-from routebench.oracle import DEFAULT_MILP_LIMIT, DEFAULT_MILP_NODE_LIMIT
-from routebench.routers import GAMMA_SOLVERS, ROUTERS
+from routebench.params import DEFAULT_TOP_K, check_top_k, coerce, describe
 
-#: Online routers, in the order tables list them (PORT.md section 5).
-ONLINE_ROUTERS: tuple[str, ...] = (
-    "random",
-    "greedy-perf",
-    "greedy-cost",
-    "knn-perf",
-    "knn-cost",
-    "batch-split",
-    "port",
-)
-assert set(ONLINE_ROUTERS) == set(ROUTERS), "config.ONLINE_ROUTERS must list routers.ROUTERS"
-#: Offline oracles replayed under serve-or-drop: C^_opt on estimates, C_opt on true features.
-ORACLE_ROUTERS: tuple[str, ...] = ("approx-opt", "opt")
-ALL_ROUTERS: tuple[str, ...] = ONLINE_ROUTERS + ORACLE_ROUTERS
-#: Pseudo-routers that carry offline bounds in results tables.
-BOUND_ROUTERS: tuple[str, ...] = ("lp-bound", "milp")
-
-
+#: Largest problem size N x M (query-LLM pairs) whose exact 0/1 optimum is computed by default:
+#: HiGHS proves optimality on RouterBench-like instances of 1,500 x 11 in about 3 s and of
+#: 10,000 x 11 in 20-35 s on one core (``python -m bench lp``), so the default stops short of
+#: paper scale, where the MILP is opt-in (``--milp-limit``).
+DEFAULT_MILP_LIMIT: int = 50_000
+#: Branch-and-bound node limit of the exact MILP. A node count, unlike a wall-clock limit,
+#: keeps the result deterministic; when it binds, the best solution and the proven bound are
+#: reported with status ``node_limit``.
+DEFAULT_MILP_NODE_LIMIT: int = 2_000
+#: Shorthand keys of earlier versions (and of the CLI flags) for router parameters.
+LEGACY_ROUTER_PARAMS: dict[str, tuple[str, str]] = {
+    "eps": ("port", "eps"),
+    "alpha": ("port", "alpha"),
+    "gamma_solver": ("port", "gamma_solver"),
+    "batch_size": ("batch-split", "batch_size"),
+}
 
 
 class ConfigError(ValueError):
@@ -56,17 +53,21 @@ MAX_SEED = 2**63 - 1
 @dataclass(frozen=True)
 class SimConfig:
     """One simulate run. Every field but ``extra`` is part of the run key; inside the run
-    folder each finished seed is stored on its own, so an interrupted run resumes."""
+    folder each finished seed is stored on its own, so an interrupted run resumes.
+
+    ``routers`` are names: built-in ones (``routebench.catalogue``), plug-ins as
+    ``module:Class`` or an entry point of the group ``routebench.routers``. ``router_params``
+    maps a router to its parameters (``{"port": {"eps": 0.1}}``); the router class checks them
+    when the run starts (``routebench.routers.resolve_params``), which also fills in the
+    defaults, so a run's key and manifest hold every parameter it ran with."""
 
     dataset: str
     budget: float = 1.0
     split: str = "weighted"
     extreme_k: int = 1
-    routers: tuple[str, ...] = ALL_ROUTERS
-    eps: float = 0.025
-    alpha: float = 1e-4
-    gamma_solver: str = "lbfgsb"
-    top_k: int = 5
+    routers: tuple[str, ...] = catalogue.ALL
+    router_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    top_k: int = DEFAULT_TOP_K
     seeds: tuple[int, ...] = tuple(range(10))
     test_size: int = 10_000
     split_seed: int = 0
@@ -75,7 +76,6 @@ class SimConfig:
     index: str = "hnsw"
     index_params: tuple[tuple[str, Any], ...] = ()
     models: tuple[str, ...] | None = None
-    batch_size: int = 256
     milp_limit: int = DEFAULT_MILP_LIMIT
     milp_node_limit: int = DEFAULT_MILP_NODE_LIMIT
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -85,7 +85,8 @@ class SimConfig:
         # budget 1.0) and a YAML ``top_k: 2.5`` or ``budget: [true]`` is refused, not truncated.
         for f in fields(self):
             if f.name != "extra":
-                object.__setattr__(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
+                object.__setattr__(self, f.name, coerce(f.name, f.type, getattr(self, f.name),
+                                                          ConfigParamError))
         validate(self)
 
     # ------------------------------------------------------------------ identity
@@ -96,10 +97,20 @@ class SimConfig:
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
-            if isinstance(value, tuple):
+            if f.name == "router_params":
+                value = self.router_params_dict()
+            elif isinstance(value, tuple):
                 value = [list(v) if isinstance(v, tuple) else v for v in value]
             out[f.name] = value
         return out
+
+    def router_params_dict(self) -> dict[str, dict[str, Any]]:
+        """``router_params`` as ``{router: {param: value}}``."""
+        return {name: dict(params) for name, params in self.router_params}
+
+    def params_of(self, router: str) -> dict[str, Any]:
+        """The parameters given for ``router`` (empty when none)."""
+        return dict(dict(self.router_params).get(router, ()))
 
     def run_key(self) -> str:
         """Readable, deterministic folder name: no timestamps, a pure function of the fields."""
@@ -116,13 +127,14 @@ class SimConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimConfig:
         """Build from a plain dict (e.g. a manifest or a YAML grid point); unknown keys refused."""
+        data = fold_router_params(data)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(
-                f"unknown simulate parameter(s) {unknown}; known: {sorted(known - {'extra'})}"
+                f"unknown simulate parameter(s) {unknown}; known: {sorted(known - {'extra'})} "
+                "(and ROUTER.PARAM for a router parameter, e.g. port.eps)"
             )
-        data = dict(data)
         if isinstance(data.get("routers"), str):
             data["routers"] = parse_routers(data["routers"])
         if isinstance(data.get("seeds"), str) or (
@@ -145,82 +157,49 @@ def from_stored(data: Any) -> SimConfig:
     missing = [k for k in STORED_REQUIRED if k not in data]
     if missing:
         raise ConfigParamError(missing[0], "is missing")
+    data = fold_router_params(data)
     known = {f.name for f in fields(SimConfig)} - {"extra"}
-    return SimConfig.from_dict({k: v for k, v in data.items() if k in known})
+    data = {k: v for k, v in data.items() if k in known}
+    routers = data["routers"]
+    if isinstance(data.get("router_params"), dict) and isinstance(routers, (list, tuple)):
+        # earlier versions stored PORT's and BatchSplit's parameters whatever the routers
+        data["router_params"] = {r: p for r, p in data["router_params"].items() if r in routers}
+    return SimConfig.from_dict(data)
 
 
-def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _as_int(param: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigParamError(param, f"expected an integer, got {_describe(value)}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ConfigParamError(param, f"expected an integer, got {value!r}")
-        value = int(value)
-    return int(value)
-
-
-def _as_float(param: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigParamError(param, f"expected a number, got {_describe(value)}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ConfigParamError(param, f"expected a finite number, got {value!r}")
-    return value
-
-
-def _as_str(param: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigParamError(param, f"expected text, got {_describe(value)}")
-    return value
-
-
-def _as_tuple(param: str, value: Any, item: Any) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise ConfigParamError(param, f"expected a list, got {_describe(value)}")
-    return tuple(item(param, v) for v in value)
-
-
-def _as_pairs(param: str, value: Any) -> tuple[tuple[str, Any], ...]:
-    """``{key: value}`` or ``[(key, value), ...]`` -> a tuple of pairs sorted by key."""
-    if isinstance(value, dict):
-        value = list(value.items())
-    items = _as_tuple(param, value, lambda p, v: v)
-    pairs = []
-    for pair in items:
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str):
-            raise ConfigParamError(param, f"expected a mapping of names to values, got {value!r}")
-        pairs.append((pair[0], pair[1]))
-    if len({k for k, _ in pairs}) != len(pairs):
-        raise ConfigParamError(param, f"repeats a key: {value!r}")
-    return tuple(sorted(pairs))
-
-
-def _coerce(param: str, kind: Any, value: Any) -> Any:
-    """``value`` checked against the field's annotation ``kind`` (a string under ``from
-    __future__ import annotations``) and normalised: ints for int fields (2.0 -> 2, 2.5
-    refused), floats for float fields, tuples for lists, sorted pairs for parameter maps."""
-    kind = str(kind)
-    if kind.endswith("| None"):
-        if value is None:
-            return None
-        kind = kind[: -len("| None")].strip()
-    if kind == "int":
-        return _as_int(param, value)
-    if kind == "float":
-        return _as_float(param, value)
-    if kind == "str":
-        return _as_str(param, value)
-    if kind == "tuple[str, ...]":
-        return _as_tuple(param, value, _as_str)
-    if kind == "tuple[int, ...]":
-        return _as_tuple(param, value, _as_int)
-    if kind == "tuple[tuple[str, Any], ...]":
-        return _as_pairs(param, value)
-    raise TypeError(f"SimConfig.{param}: no type check for annotation {kind!r}")
+def fold_router_params(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with router parameters gathered into ``router_params``: a dotted key
+    ``ROUTER.PARAM`` (``port.eps``) and the shorthand keys of earlier versions (``eps``,
+    ``alpha``, ``gamma_solver``, ``batch_size``) are moved there (a router parameter given twice
+    is refused)."""
+    out = dict(data)
+    nested = out.pop("router_params", None) or {}
+    if isinstance(nested, (list, tuple)):
+        nested = {name: params for name, params in nested}
+    if not isinstance(nested, dict):
+        raise ConfigParamError("router_params", f"expected a mapping of routers to parameters, "
+                               f"got {describe(nested)}")
+    merged = {str(r): dict(p) if isinstance(p, (dict, list, tuple)) else p
+              for r, p in nested.items()}
+    for key in list(out):
+        if key in LEGACY_ROUTER_PARAMS:
+            router, param = LEGACY_ROUTER_PARAMS[key]
+        elif "." in key:
+            router, _, param = key.rpartition(".")
+        else:
+            continue
+        value = out.pop(key)
+        target = merged.setdefault(router, {})
+        if not isinstance(target, dict):
+            raise ConfigParamError(f"router_params.{router}",
+                                   f"expected a mapping of parameters, got {describe(target)}")
+        if param in target and target[param] != value:
+            raise ConfigParamError(f"{router}.{param}", f"given twice ({target[param]!r} and "
+                                   f"{value!r})")
+        target[param] = value
+    if merged:
+        out["router_params"] = merged
+    return out
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -251,9 +230,9 @@ def parse_routers(text: str) -> tuple[str, ...]:
     """``"all"``, ``"online"`` or a comma list of router names."""
     text = text.strip()
     if text == "all":
-        return ALL_ROUTERS
+        return catalogue.ALL
     if text == "online":
-        return ONLINE_ROUTERS
+        return catalogue.ONLINE
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise ConfigParamError("routers", "is empty")
@@ -268,10 +247,6 @@ def validate(cfg: SimConfig) -> None:
     def bad(param: str, detail: str) -> ConfigParamError:
         return ConfigParamError(param, detail)
 
-    unknown = [r for r in cfg.routers if r not in ALL_ROUTERS]
-    if unknown:
-        raise bad("routers", f"unknown router(s) {unknown}; valid: {', '.join(ALL_ROUTERS)} "
-                  "(or 'all', 'online')")
     if not cfg.routers:
         raise bad("routers", "is empty")
     if len(set(cfg.routers)) != len(cfg.routers):
@@ -280,12 +255,7 @@ def validate(cfg: SimConfig) -> None:
         raise bad("split", f"unknown split {cfg.split!r}; valid: {', '.join(SPLITS)}")
     if not cfg.budget > 0:
         raise bad("budget", f"must be > 0, got {cfg.budget}")
-    if not 0 < cfg.eps < 1:
-        raise bad("eps", f"must lie in (0, 1), got {cfg.eps}")
-    if not cfg.alpha > 0:
-        raise bad("alpha", f"must be > 0, got {cfg.alpha}")
-    if cfg.top_k < 1:
-        raise bad("top_k", f"must be at least 1, got {cfg.top_k}")
+    check_top_k(cfg.top_k, error=ConfigParamError)
     if cfg.test_size < 1:
         raise bad("test_size", f"must be at least 1, got {cfg.test_size}")
     if not cfg.seeds:
@@ -297,11 +267,15 @@ def validate(cfg: SimConfig) -> None:
         raise bad("seeds", f"repeats a seed: {list(cfg.seeds)}")
     if not 0 <= cfg.split_seed <= MAX_SEED:
         raise bad("split_seed", f"must lie in 0..{MAX_SEED}, got {cfg.split_seed}")
-    if cfg.gamma_solver not in GAMMA_SOLVERS:
-        raise bad("gamma_solver", f"unknown gamma solver {cfg.gamma_solver!r}; valid: "
-                  f"{', '.join(GAMMA_SOLVERS)}")
-    if cfg.batch_size < 1:
-        raise bad("batch_size", f"must be at least 1, got {cfg.batch_size}")
+    bounds = set(catalogue.BOUNDS)
+    names = [r for r in cfg.routers if r in bounds or not r.strip()]
+    if names:
+        raise bad("routers", f"{names[0]!r} is not a router (the offline bounds lp-bound and "
+                  "milp are always computed)")
+    stray = [name for name, _ in cfg.router_params if name not in cfg.routers]
+    if stray:
+        raise bad("router_params", f"parameters given for router {stray[0]!r}, which is not "
+                  f"in routers {list(cfg.routers)}")
     if cfg.split == "extreme":
         if cfg.extreme_k not in EXTREME_K:
             raise bad("extreme_k", f"must lie in {EXTREME_K.start}..{EXTREME_K.stop - 1} for "

@@ -16,9 +16,12 @@ Registered embedders:
 - ``st:<model-id>``: any sentence-transformers model, e.g. ``st:BAAI/bge-base-en-v1.5`` (the
   paper's). Needs network access to the Hugging Face hub, or the model in the local HF cache.
 
-``get_embeddings`` caches the N x D matrix of a dataset under ``data/<name>/embeddings/`` as
-``<key>.npy`` plus a JSON descriptor; the key is a pure function of (dataset content hash,
-embedder name, embedder params).
+An :class:`EmbedSpec` names an embedder and its complete parameters, validated once, on
+construction (a bad name or value raises :class:`EmbedParamError`, a
+``routebench.errors.ParamError`` naming the parameter). ``get_embeddings(table, spec)`` caches
+the N x D matrix of a dataset under ``data/<name>/embeddings/`` as ``<key>.npy`` plus a JSON
+descriptor (``EmbedSpec.descriptor``); the key (``EmbedSpec.key``) is a pure function of
+(dataset content hash, embedder name, embedder params).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import importlib.metadata
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,7 @@ from rich.progress import (
 
 from routebench import io
 from routebench.dataset import RouteTable, dataset_dir
-from routebench.errors import IntegrityError
+from routebench.errors import IntegrityError, ParamError
 from routebench.seeding import rng
 
 DEFAULT_EMBEDDER = "tfidf"
@@ -59,6 +63,10 @@ DESCRIPTOR_FORMAT = 2  # 2: the file's SHA-256 is recorded and checked
 
 class EmbedError(ValueError):
     """An embedder that cannot be built or used with the given name, parameters or data."""
+
+
+class EmbedParamError(ParamError, EmbedError):
+    """A bad embedder name or parameter; ``param`` names it (``embedder``, ``dim``, ...)."""
 
 
 class EmbedderUnavailable(EmbedError):
@@ -110,12 +118,13 @@ def _version(dist: str) -> str:
 
 
 # --------------------------------------------------------------------------- tfidf
-#: Spawn key of the embedding random stream, apart from ``seeding.STREAMS``' children.
-
-
 def embed_rng(seed: int) -> np.random.Generator:
     """The Generator that seeds embedder fitting (the tfidf SVD) for ``seed``."""
     return rng(seed, "embed")
+
+
+#: Parameters of the tfidf embedder.
+TFIDF_PARAMS = ("dim", "seed", "max_features", "min_df", "ngram_max")
 
 
 class TfidfEmbedder(Embedder):
@@ -145,9 +154,7 @@ class TfidfEmbedder(Embedder):
             ("seed", seed, 0),
         ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise EmbedError(
-                    f"tfidf parameter {key} must be an integer >= {low}, got {value!r}"
-                )
+                raise EmbedParamError(key, f"must be an integer >= {low}, got {value!r}")
         self._params = {
             "dim": int(dim),
             "seed": int(seed),
@@ -332,10 +339,12 @@ class SentenceTransformerEmbedder(Embedder):
         }
 
 
+#: Parameters of the sentence-transformers embedders besides their ``model``.
+_ST_PARAMS = ("max_seq_length",)
+
+
 def _make_minilm(**params: Any) -> Embedder:
-    unknown = set(params) - {"max_seq_length"}
-    if unknown:
-        raise EmbedError(f"minilm: unknown parameter(s) {sorted(unknown)}; known: max_seq_length")
+    params = _st_params("minilm", MINILM_MODEL_ID, params)
     _import_sentence_transformers()
     return SentenceTransformerEmbedder(
         MINILM_MODEL_ID,
@@ -347,17 +356,37 @@ def _make_minilm(**params: Any) -> Embedder:
 
 
 def _make_st(model_id: str, **params: Any) -> Embedder:
-    unknown = set(params) - {"max_seq_length"}
-    if unknown:
-        raise EmbedError(
-            f"{ST_PREFIX}{model_id}: unknown parameter(s) {sorted(unknown)}; known: max_seq_length"
-        )
-    if not model_id.strip():
-        raise EmbedError(
-            f"embedder {ST_PREFIX!r} needs a model id, e.g. 'st:BAAI/bge-base-en-v1.5'"
-        )
+    params = _st_params(f"{ST_PREFIX}{model_id}", model_id, params)
     _import_sentence_transformers()
     return SentenceTransformerEmbedder(model_id, name=f"{ST_PREFIX}{model_id}", **params)
+
+
+def _st_params(name: str, model_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The user parameters of a sentence-transformers embedder (``model`` comes from its name;
+    a resolved ``model`` equal to it is accepted), checked."""
+    if not model_id.strip():
+        raise EmbedParamError(
+            "embedder", f"{ST_PREFIX!r} needs a model id, e.g. 'st:BAAI/bge-base-en-v1.5'"
+        )
+    params = dict(params)
+    model = params.pop("model", model_id)
+    if model != model_id:
+        raise EmbedParamError(
+            "model", f"{name}: the model is the one the embedder names ({model_id!r}), got "
+            f"{model!r}"
+        )
+    unknown = sorted(set(params) - set(_ST_PARAMS))
+    if unknown:
+        raise EmbedParamError(
+            "embedder_params", f"{name}: unknown parameter(s) {unknown}; known: "
+            f"{', '.join(_ST_PARAMS)}"
+        )
+    value = params.get("max_seq_length")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1
+    ):
+        raise EmbedParamError("max_seq_length", f"must be an integer >= 1, got {value!r}")
+    return {k: int(v) for k, v in params.items() if v is not None}
 
 
 # --------------------------------------------------------------------------- registry
@@ -372,40 +401,103 @@ def embedder_names() -> list[str]:
     return [*EMBEDDERS, f"{ST_PREFIX}<model-id>"]
 
 
-def make_embedder(name: str, params: dict[str, Any] | None = None) -> Embedder:
-    """Build the embedder ``name`` with ``params`` (defaults for anything left out)."""
-    params = dict(params or {})
-    if name.startswith(ST_PREFIX):
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not (name in EMBEDDERS or name.startswith(ST_PREFIX)):
+        raise EmbedParamError(
+            "embedder", f"unknown embedder {name!r}; known: {', '.join(embedder_names())}"
+        )
+    return name
+
+
+def make_embedder(name: str, params: Mapping[str, Any] | None = None) -> Embedder:
+    """Build the embedder ``name`` with ``params`` (defaults for anything left out; the
+    resolved parameters of ``resolve_params`` are accepted too)."""
+    params = {k: v for k, v in dict(params or {}).items() if v is not None}  # None: default
+    if _check_name(name).startswith(ST_PREFIX):
         return _make_st(name[len(ST_PREFIX) :], **params)
-    if name not in EMBEDDERS:
-        raise EmbedError(f"unknown embedder {name!r}; known: {', '.join(embedder_names())}")
-    try:
-        return EMBEDDERS[name](**params)
-    except TypeError as exc:  # unknown keyword
-        raise EmbedError(f"embedder {name!r}: bad parameters {params} ({exc})") from exc
-
-
-def resolve_params(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The complete parameter dict of ``name`` with ``params`` (no model is loaded)."""
     if name == "tfidf":
-        return TfidfEmbedder(**dict(params or {})).params
+        unknown = sorted(set(params) - set(TFIDF_PARAMS))
+        if unknown:
+            raise EmbedParamError(
+                "embedder_params", f"tfidf: unknown parameter(s) {unknown}; known: "
+                f"{', '.join(TFIDF_PARAMS)}"
+            )
+    return EMBEDDERS[name](**params)
+
+
+def resolve_params(name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The complete, checked parameter dict of ``name`` with ``params`` (no model is loaded):
+    a bad name or value raises ``EmbedParamError`` naming it."""
+    params = dict(params or {})
+    if _check_name(name) == "tfidf":
+        return make_embedder(name, params).params
     if name == "minilm":
-        return {"model": MINILM_MODEL_ID, **dict(params or {})}
-    if name.startswith(ST_PREFIX):
-        return {"model": name[len(ST_PREFIX) :], **dict(params or {})}
-    return make_embedder(name, params).params
+        return {"model": MINILM_MODEL_ID, **_st_params(name, MINILM_MODEL_ID, params)}
+    model_id = name[len(ST_PREFIX) :]
+    return {"model": model_id, **_st_params(name, model_id, params)}
+
+
+@dataclass(frozen=True)
+class EmbedSpec:
+    """What defines a matrix of prompt vectors: the embedder's registry name and its complete
+    parameters (defaults filled in). Validated once, on construction: a bad name or value
+    raises ``EmbedParamError`` naming the parameter. ``params`` may be given as a dict or as
+    (key, value) pairs; it is stored as pairs sorted by key, so equal specs are equal."""
+
+    name: str = DEFAULT_EMBEDDER
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        given = self.params
+        if isinstance(given, Mapping):
+            given = tuple(given.items())
+        try:
+            given_dict = dict(given or ())
+        except (TypeError, ValueError):
+            raise EmbedParamError(
+                "embedder_params", f"expected a mapping of names to values, got {self.params!r}"
+            ) from None
+        resolved = resolve_params(self.name, given_dict)
+        object.__setattr__(self, "params", tuple(sorted(resolved.items())))
+
+    def key(self, content_hash: str) -> str:
+        """File stem of this embedding of the table with ``content_hash``: a readable name plus
+        a hash of (content hash, embedder, params). The cache key of ``get_embeddings``."""
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+        return f"{slug}-{io.stable_hash([content_hash, self.name, dict(self.params)])}"
+
+    def identity(self, table: RouteTable) -> dict[str, Any]:
+        """The fields a cached matrix must match to be reused for ``table``."""
+        return {
+            "content_hash": table.content_hash(),
+            "embedder": self.name,
+            "params": dict(self.params),
+            "n": table.n,
+        }
+
+    def descriptor(
+        self, table: RouteTable, *, dim: int, seconds: float, produced_by: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The JSON descriptor written beside the ``.npy`` of ``table``'s embedding (the file's
+        ``sha256`` and ``bytes`` are added when it is written)."""
+        return {
+            "format": DESCRIPTOR_FORMAT,
+            **self.identity(table),
+            "dataset": table.name,
+            "dim": int(dim),
+            "seconds": seconds,
+            "produced_by": produced_by,
+        }
+
+    def make(self) -> Embedder:
+        """A fresh (unfitted) embedder of this spec."""
+        return make_embedder(self.name, dict(self.params))
 
 
 # --------------------------------------------------------------------------- cache
 def embeddings_dir(table: RouteTable, data_dir: str | Path = "data") -> Path:
     """Default cache folder of ``table``'s embeddings: ``<data_dir>/<name>/embeddings``."""
     return dataset_dir(table.name, data_dir) / EMBEDDINGS_SUBDIR
-
-
-def cache_key(content_hash: str, embedder: str, params: dict[str, Any]) -> str:
-    """File stem of one cached embedding matrix: readable name plus a hash of its identity."""
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in embedder)
-    return f"{slug}-{io.stable_hash([content_hash, embedder, params])}"
 
 
 def _progress(enabled: bool) -> Progress:
@@ -448,8 +540,7 @@ def compute_embeddings(
 
 def get_embeddings(
     table: RouteTable,
-    embedder: str = DEFAULT_EMBEDDER,
-    params: dict[str, Any] | None = None,
+    spec: EmbedSpec | None = None,
     *,
     cache_dir: str | Path | None = None,
     data_dir: str | Path = "data",
@@ -459,22 +550,23 @@ def get_embeddings(
     info: dict[str, Any] | None = None,
     mmap: bool = False,
 ) -> np.ndarray:
-    """The N x D float32 unit-norm embeddings of ``table.prompts`` (row j = query j).
+    """The N x D float32 unit-norm embeddings of ``table.prompts`` (row j = query j) by the
+    embedder ``spec`` (default: ``EmbedSpec()``, tfidf with its defaults).
 
-    Reads ``<cache_dir>/<key>.npy`` when its descriptor matches (dataset content hash, embedder
-    name, params); otherwise computes and writes it (unless ``use_cache`` is false).
+    Reads ``<cache_dir>/<spec.key(content hash)>.npy`` when its descriptor matches (dataset
+    content hash, embedder name, params); otherwise computes and writes it (unless
+    ``use_cache`` is false).
     ``cache_dir`` defaults to ``<data_dir>/<table.name>/embeddings``. ``force`` recomputes.
     When ``info`` is given it receives the descriptor (with ``cached``: bool and ``seconds``,
     the wall time of the computation in seconds).
     With ``mmap`` a cached matrix is memory-mapped read-only instead of read
     whole, so only the rows a caller touches become resident (a 2,000,000 x 256 matrix is 2 GB).
     """
-    content_hash = table.content_hash()
-    resolved = resolve_params(embedder, params)
+    spec = EmbedSpec() if spec is None else spec
     folder = Path(cache_dir) if cache_dir is not None else embeddings_dir(table, data_dir)
-    key = cache_key(content_hash, embedder, resolved)
+    key = spec.key(table.content_hash())
     npy_path, json_path = folder / f"{key}.npy", folder / f"{key}.json"
-    want = {"content_hash": content_hash, "embedder": embedder, "params": resolved, "n": table.n}
+    want = spec.identity(table)
     if use_cache and not force and npy_path.exists() and json_path.exists():
         stored = io.read_json(json_path)
         if isinstance(stored, dict) and all(stored.get(k) == v for k, v in want.items()):
@@ -483,18 +575,13 @@ def get_embeddings(
             if info is not None:
                 info.update(stored, cached=True, verify_seconds=time.perf_counter() - started)
             return vectors
-    model = make_embedder(embedder, params)
+    model = spec.make()
     start = time.perf_counter()
     vectors = compute_embeddings(table.prompts, model, progress=progress)
     seconds = time.perf_counter() - start
-    descriptor = {
-        "format": DESCRIPTOR_FORMAT,
-        **want,
-        "dataset": table.name,
-        "dim": int(vectors.shape[1]),
-        "seconds": seconds,
-        "produced_by": model.describe(),
-    }
+    descriptor = spec.descriptor(
+        table, dim=int(vectors.shape[1]), seconds=seconds, produced_by=model.describe()
+    )
     if use_cache:
         descriptor["sha256"], descriptor["bytes"] = io.write_hashed(
             npy_path, lambda p: io.save_npy(p, vectors)
@@ -510,8 +597,7 @@ def load_verified(
 ) -> np.ndarray:
     """Read a cached embedding matrix after checking that its bytes are the ones its descriptor
     recorded (SHA-256): a file copied over, truncated or edited is refused, never used."""
-    fix = ("delete it (it is recomputed on the next run) or rebuild it: `routebench "
-           "build-index DATASET --force`")
+    fix = "delete it: it is recomputed on the next run (or pass force=True to get_embeddings)"
     want = descriptor.get("sha256")
     if not isinstance(want, str):
         raise IntegrityError(

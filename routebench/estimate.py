@@ -10,32 +10,136 @@ Neighbour order and ties follow ``routebench.index``: (-score, history position)
 search returns fewer than k neighbours (k larger than the history: all history is used; an
 IVF probe that found fewer: the mean runs over those found) the mean is over the neighbours
 found; a query with none at all gets the mean over the whole history.
+
+An :class:`EstimateSpec` is everything that defines the estimates of a split: the embedder
+(``embed.EmbedSpec``), the index with its build and search parameters (``index.IndexSpec``)
+and ``top_k`` (default ``params.DEFAULT_TOP_K``, checked by ``params.check_top_k``: the one
+place either is written). ``stream_estimates(table, split, spec)`` computes them.
+``open_index`` gives the index a spec needs, with the recall@k and search throughput of exactly
+that (k, search parameters): measured once against exact search and stored beside the index,
+in ``indexes/measured/<EstimateSpec.key>.json`` (written atomically when measured; the index's
+own descriptor is never rewritten).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from routebench import embed, io
+from routebench import io
 from routebench.dataset import RouteTable
+from routebench.embed import DEFAULT_EMBEDDER, EmbedSpec
+from routebench.errors import ParamError
 from routebench.index import (
     DEFAULT_INDEX,
-    DEFAULT_TOP_K,
+    BuiltIndex,
     ExactSearcher,
+    IndexSpec,
     Searcher,
     build_or_load_index,
+    measure,
 )
+from routebench.params import DEFAULT_TOP_K, check_top_k
 from routebench.split import Split
 
 DEFAULT_CHUNK = 4096  # test queries per search + gather + mean step
+#: Neighbours per estimate: the paper's k = 5.
+#: Folder, beside the saved indexes, of the recall / throughput measurements.
+MEASURED_SUBDIR = "measured"
+MEASUREMENT_FORMAT = 1
 
 
 class EstimateError(ValueError):
     """Inputs to the neighbour estimates that do not fit together."""
+
+
+class EstimateParamError(ParamError, EstimateError):
+    """A bad estimate parameter (``top_k``); ``param`` names it."""
+
+
+@dataclass(frozen=True)
+class EstimateSpec:
+    """What defines the k-NN estimates of a split: the embedder, the index (build and search
+    parameters) and ``top_k``. Validated on construction (``EmbedSpec``, ``IndexSpec`` and
+    ``check_top_k`` raise ``ParamError`` naming the parameter)."""
+
+    embed: EmbedSpec = field(default_factory=EmbedSpec)
+    index: IndexSpec = field(default_factory=IndexSpec)
+    top_k: int = DEFAULT_TOP_K
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.embed, EmbedSpec) or not isinstance(self.index, IndexSpec):
+            raise TypeError("EstimateSpec takes an EmbedSpec and an IndexSpec (see from_options)")
+        object.__setattr__(self, "top_k", check_top_k(self.top_k, error=EstimateParamError))
+
+    @classmethod
+    def from_options(
+        cls,
+        embedder: str = DEFAULT_EMBEDDER,
+        embedder_params: Any = None,
+        index: str = DEFAULT_INDEX,
+        index_params: Any = None,
+        top_k: int = DEFAULT_TOP_K,
+    ) -> EstimateSpec:
+        """From names and parameter maps (dicts or (key, value) pairs, as ``SimConfig`` holds
+        them)."""
+        return cls(EmbedSpec(embedder, embedder_params or ()),
+                   IndexSpec(index, index_params or ()), top_k)
+
+    def exact(self) -> EstimateSpec:
+        """The same estimates on exact neighbours (the ``flat`` index): KNN-Perf / KNN-Cost."""
+        return dataclasses.replace(self, index=IndexSpec("flat"))
+
+    def check(self, split: Split, *, dataset: str | None = None) -> None:
+        """Refuse a ``top_k`` larger than ``split``'s history (``check_top_k``)."""
+        check_top_k(self.top_k, len(split.history), test_size=split.test_size, dataset=dataset,
+                    error=EstimateParamError)
+
+    def resolve(self, n_history: int, dim: int) -> EstimateSpec:
+        """This spec with its index parameters resolved (``IndexSpec.resolve``)."""
+        return dataclasses.replace(self, index=self.index.resolve(n_history, dim))
+
+    def key(self, split: Split) -> str:
+        """File stem of this spec's measurement (recall@k, throughput) over ``split``: the
+        index file's key, then ``k<top_k>`` and the search parameters, e.g.
+        ``hnsw-tfidf-<hash>.k5-ef_search50``. Needs a resolved spec."""
+        search = "".join(f"-{k}{v}" for k, v in self.index.search_params.items())
+        return f"{self.index.key(self.embed, split)}.k{self.top_k}{search}"
+
+    def measurement(self, built: BuiltIndex, measured: dict[str, Any]) -> dict[str, Any]:
+        """The JSON record of a measurement of ``built`` (its file and SHA-256, this spec's k and
+        search parameters, and what was measured)."""
+        return {
+            "format": MEASUREMENT_FORMAT,
+            "index_file": built.path.name if built.path is not None else None,
+            "index_sha256": built.descriptor.get("file", {}).get("sha256"),
+            "top_k": self.top_k,
+            "search": self.index.search_params,
+            "measured": dict(measured),
+        }
+
+    def descriptor(
+        self, index_descriptor: dict[str, Any], measured: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The descriptor of estimates by this spec: the index's (dataset, split, embedder,
+        index type, build and search parameters, file), ``top_k``, and under ``measured`` the
+        build measurements with this spec's recall@k and throughput."""
+        out = dict(index_descriptor)
+        out["top_k"] = self.top_k
+        out["measured"] = {**index_descriptor.get("measured", {}), **measured}
+        return out
 
 
 def neighbour_means(stacked: np.ndarray, fallback: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -94,8 +198,7 @@ def estimate(
         )
     if query_vectors.ndim != 2:
         raise EstimateError(f"query_vectors must be N x D, got shape {query_vectors.shape}")
-    if int(k) < 1:
-        raise EstimateError(f"--top-k must be at least 1, got {k}")
+    k = check_top_k(k, error=EstimateParamError)
     if chunk_size < 1:
         raise EstimateError(f"chunk_size must be at least 1, got {chunk_size}")
     k_eff = min(int(k), hist_perf.shape[0])
@@ -140,15 +243,72 @@ def exact_estimates(
     )
 
 
+def _measured(built: BuiltIndex, spec: EstimateSpec, split: Split, *, force: bool,
+              progress: bool) -> dict[str, Any]:
+    """Recall@k and throughput of ``built`` at ``spec``'s k and search parameters: read from
+    the stored measurement when it is of this very index file (SHA-256), else measured
+    (``index.measure``) and stored. ``force`` measures again."""
+    sha = built.descriptor.get("file", {}).get("sha256")
+    path = None
+    if built.path is not None:
+        path = built.path.parent / MEASURED_SUBDIR / f"{spec.key(split)}.json"
+    if path is not None and not force and path.exists():
+        try:
+            record = io.read_json(path)
+        except (OSError, ValueError):
+            record = None  # unreadable: measured again and rewritten
+        if (
+            isinstance(record, dict)
+            and record.get("format") == MEASUREMENT_FORMAT
+            and record.get("index_sha256") == sha
+            and record.get("top_k") == spec.top_k
+            and record.get("search") == spec.index.search_params
+            and isinstance(record.get("measured"), dict)
+        ):
+            return dict(record["measured"])
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        transient=True, disable=not progress,
+    ) as bar:
+        bar.add_task(f"measuring recall@{spec.top_k} of the {spec.index.kind} index")
+        measured = measure(built, spec.top_k)
+    if path is not None:
+        io.write_json(path, spec.measurement(built, measured))
+    return measured
+
+
+def open_index(
+    table: RouteTable,
+    split: Split,
+    spec: EstimateSpec,
+    *,
+    data_dir: str | Path = "data",
+    force: bool = False,
+    progress: bool = True,
+    embeddings: np.ndarray | None = None,
+) -> BuiltIndex:
+    """The index ``spec`` needs over ``split``'s history, built or loaded
+    (``index.build_or_load_index``: ``force`` rebuilds it), with ``spec``'s search parameters
+    applied. Its ``descriptor`` is ``spec.descriptor``: the index's, with ``top_k`` and the
+    recall@k and throughput at this (k, search parameters), read from beside the index or
+    measured and stored there. Refuses a ``top_k`` larger than the history."""
+    spec.check(split, dataset=table.name)
+    built = build_or_load_index(
+        table, split, spec.embed, spec.index, data_dir=data_dir, force=force, progress=progress,
+        embeddings=embeddings,
+    )
+    assert built.spec is not None
+    spec = dataclasses.replace(spec, index=built.spec)  # resolved
+    measured = _measured(built, spec, split, force=force, progress=progress)
+    built.descriptor = spec.descriptor(built.descriptor, measured)
+    return built
+
+
 def stream_estimates(
     table: RouteTable,
     split: Split,
+    spec: EstimateSpec | None = None,
     *,
-    embedder: str = embed.DEFAULT_EMBEDDER,
-    embedder_params: dict[str, Any] | None = None,
-    index: str = DEFAULT_INDEX,
-    index_params: dict[str, Any] | None = None,
-    top_k: int = DEFAULT_TOP_K,
     data_dir: str | Path = "data",
     exact: bool = False,
     force: bool = False,
@@ -156,25 +316,19 @@ def stream_estimates(
     progress: bool = True,
     info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(perf_hat, cost_hat, descriptor) for ``split.test``, in the order of ``split.test``.
+    """(perf_hat, cost_hat, descriptor) for ``split.test``, in the order of ``split.test``, by
+    ``spec`` (default ``EstimateSpec()``).
 
-    Builds or reuses the cached embeddings and the saved index of ``index`` (``exact`` uses the
-    exact ``flat`` index instead, for KNN-Perf / KNN-Cost). perf_hat and cost_hat are float64
-    (len(split.test), M); cost_hat is in USD. The descriptor is the index's (embedder, index
-    params, dataset hash, split, measured recall and throughput). ``info``, when given, receives
+    Builds or reuses the cached embeddings and the saved index (``open_index``; ``exact``
+    uses the exact ``flat`` index instead, ``spec.exact()``, for KNN-Perf / KNN-Cost).
+    perf_hat and cost_hat are float64 (len(split.test), M); cost_hat is in USD. The descriptor
+    is ``EstimateSpec.descriptor`` (embedder, index build and search params, dataset hash,
+    split, ``top_k``, measured recall and throughput). ``info``, when given, receives
     ``verify_seconds``: the time spent checking the cached files' SHA-256."""
-    built = build_or_load_index(
-        table,
-        split,
-        embedder=embedder,
-        embedder_params=embedder_params,
-        index="flat" if exact else index,
-        index_params=None if exact else index_params,
-        top_k=top_k,
-        data_dir=data_dir,
-        force=force,
-        progress=progress,
-    )
+    spec = EstimateSpec() if spec is None else spec
+    if exact:
+        spec = spec.exact()
+    built = open_index(table, split, spec, data_dir=data_dir, force=force, progress=progress)
     if info is not None:
         info["verify_seconds"] = built.verify_seconds
     perf_hat, cost_hat = estimate(
@@ -182,7 +336,7 @@ def stream_estimates(
         built.embeddings,
         table.perf[split.history],
         table.cost[split.history],
-        top_k,
+        spec.top_k,
         chunk_size=chunk_size,
         progress=progress,
         rows=split.test,

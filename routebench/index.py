@@ -1,4 +1,4 @@
-"""FAISS indexes over the historical prompts' embeddings, with measured recall and a descriptor.
+"""FAISS indexes over the historical prompts' embeddings, with a descriptor.
 
 Vectors are unit-norm, so inner product is cosine similarity (the paper's section 3). Index
 types:
@@ -12,12 +12,23 @@ types:
 - ``ivf``: IVF-Flat, or IVF-PQ with ``pq=True`` (params ``nlist``, ``nprobe``, ``pq``, ``pq_m``,
   ``pq_bits``); ``nlist`` and ``nprobe`` default to values scaled to the history size.
 
+An :class:`IndexSpec` is an index type and its parameters, validated on construction (a bad
+value raises :class:`IndexParamError`, a ``routebench.errors.ParamError`` naming the
+parameter) and resolved against the history (``IndexSpec.resolve``: IVF's defaults depend on
+its size). Its parameters are of two kinds: *build* parameters (``m``, ``ef_construction``,
+``nlist``, ``pq``, ``pq_m``, ``pq_bits``) define the index file and are part of its key;
+*search* parameters (``ef_search``, ``nprobe``: ``SEARCH_PARAMS``) are applied after the file
+is loaded, so changing them never rebuilds anything.
+
 Indexes are built over the historical split only and saved under
-``data/<name>/indexes/<key>.faiss`` with a JSON descriptor (``<key>.json``): embedder and its
-params, index type and params, dataset content hash, split seed and test size, and what was
-measured: build time (s), memory (bytes of the serialised index), recall@k of the test stream
-against exact search, and search throughput (queries/s), both over at most ``MEASURE_QUERIES``
-evenly spaced test queries. Builds run FAISS single-threaded
+``data/<name>/indexes/<key>.faiss`` (``IndexSpec.key``) with a JSON descriptor
+(``<key>.json``, ``IndexSpec.descriptor``): embedder and its params, index type and build
+params, dataset content hash, split (seed, test size, SHA-256 of the history rows), the
+SHA-256 of the ``.faiss`` file, and what was measured when it was built: build time (s) and
+memory (bytes of the serialised index). The descriptor is written once, when the index is
+built; loading never writes it. Recall@k and search throughput depend on k and on the search
+parameters: they are measured per (k, search params) by ``routebench.estimate`` and stored
+beside the index (``measure`` does the measuring). Builds run FAISS single-threaded
 (``omp_set_num_threads(1)``) because a multi-threaded HNSW insertion order is not reproducible;
 searches use every thread, which does not change results.
 """
@@ -28,7 +39,7 @@ import contextlib
 import hashlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,17 +48,19 @@ import faiss
 import numpy as np
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from routebench import embed, io
+from routebench import io
 from routebench.dataset import RouteTable, dataset_dir
-from routebench.errors import IntegrityError
+from routebench.embed import EmbedSpec, get_embeddings
+from routebench.errors import IntegrityError, ParamError
 from routebench.seeding import rng
 from routebench.split import Split
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 DEFAULT_INDEX = "hnsw"
-DEFAULT_TOP_K = 5
 INDEXES_SUBDIR = "indexes"
-DESCRIPTOR_FORMAT = 2  # 2: the index file's SHA-256 and the split's history hash
+#: 2: the index file's SHA-256 and the split's history hash; 3: build params only (search
+#: params are applied after loading), no recall (measured per k and search params elsewhere)
+DESCRIPTOR_FORMAT = 3
 SEARCH_BATCH = 4096  # queries per FAISS search call
 EXACT_CHUNK = 512  # queries per exact-search block (block x history float32 scores in memory)
 TIE_MARGIN = 16  # extra exact candidates fetched per query to resolve ties at the k-th place
@@ -58,14 +71,23 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "hnsw": {"m": 32, "ef_construction": 200, "ef_search": 50},
     "ivf": {"nlist": None, "nprobe": None, "pq": False, "pq_m": None, "pq_bits": 8},
 }
-
-
+#: Parameters applied at search time, after the index is built or loaded: not part of the index
+#: file or its key, so changing them never rebuilds it.
+SEARCH_PARAMS: dict[str, tuple[str, ...]] = {"flat": (), "hnsw": ("ef_search",), "ivf": ("nprobe",)}
+#: Integer parameters (all >= 1).
+_INT_PARAMS = ("m", "ef_construction", "ef_search", "nlist", "nprobe", "pq_m", "pq_bits")
 #: Upper limits of index parameters (beyond them FAISS fails or runs out of memory).
 _MAX_PARAM = {"m": 1024, "ef_construction": 1_000_000, "ef_search": 1_000_000, "pq_bits": 16}
+#: Where a stored index that does not fit, or fails its check, is fixed.
+REBUILD_FIX = "rebuild it (force=True; `routebench build-index DATASET --force`, same options)"
 
 
 class IndexConfigError(ValueError):
     """Bad index type or parameters, or a stored index that does not fit the data in use."""
+
+
+class IndexParamError(ParamError, IndexConfigError):
+    """A bad index type or parameter; ``param`` names it (``index``, ``nlist``, ...)."""
 
 
 class DescriptorMismatch(IndexConfigError):
@@ -82,73 +104,195 @@ class Searcher(Protocol):
 
 
 # --------------------------------------------------------------------------- params
-def resolve_index_params(
-    kind: str, params: dict[str, Any] | None, n_history: int, dim: int
-) -> dict[str, Any]:
-    """The complete parameters of index ``kind`` for ``n_history`` vectors of dimension ``dim``.
+def _positive(key: str, value: Any) -> int:
+    high = _MAX_PARAM.get(key, 2**31 - 1)  # FAISS stores these as C ints
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise IndexParamError(key, f"must be an integer >= 1, got {value!r}")
+    if value > high:
+        raise IndexParamError(key, f"must be at most {high:,}, got {value!r}")
+    return int(value)
 
-    Unknown keys and bad values raise ``IndexConfigError``. IVF defaults: ``nlist`` =
-    4 sqrt(n) capped so every list gets at least 39 training points, ``nprobe`` = nlist / 16
-    but at least 8 (at most nlist); ``pq_m`` = the largest divisor of ``dim`` that is at most
-    dim / 4.
-    """
-    if kind not in INDEX_TYPES:
-        raise IndexConfigError(f"unknown index {kind!r}; known: {', '.join(INDEX_TYPES)}")
-    given = dict(params or {})
-    unknown = sorted(set(given) - set(_DEFAULTS[kind]))
-    if unknown:
-        known = ", ".join(_DEFAULTS[kind]) or "none"
-        raise IndexConfigError(f"index {kind!r}: unknown parameter(s) {unknown}; known: {known}")
-    out = {**_DEFAULTS[kind], **{k: v for k, v in given.items() if v is not None}}
 
-    def positive(key: str) -> int:
-        value = out[key]
-        high = _MAX_PARAM.get(key, 2**31 - 1)  # FAISS stores these as C ints
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise IndexConfigError(f"index {kind!r}: {key} must be an integer >= 1, got {value!r}")
-        if value > high:
-            raise IndexConfigError(f"index {kind!r}: {key} must be at most {high:,}, got {value!r}")
-        return int(value)
+def default_nlist(n_history: int) -> int:
+    """IVF lists for ``n_history`` vectors: 4 sqrt(n), capped so every list gets at least 39
+    training points."""
+    return max(1, min(int(round(4 * math.sqrt(n_history))), n_history // 39))
 
-    if kind == "hnsw":
-        for key in ("m", "ef_construction", "ef_search"):
-            out[key] = positive(key)
-    elif kind == "ivf":
-        if out["nlist"] is None:
-            out["nlist"] = max(1, min(int(round(4 * math.sqrt(n_history))), n_history // 39))
-        out["nlist"] = positive("nlist")
-        if out["nlist"] > n_history:
-            raise IndexConfigError(
-                f"index 'ivf': nlist {out['nlist']} exceeds the {n_history} historical queries"
+
+def default_nprobe(nlist: int) -> int:
+    """IVF lists probed: nlist / 16, but at least 8 (at most nlist)."""
+    return min(nlist, max(8, math.ceil(nlist / 16)))
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index type and its parameters, validated on construction (``IndexParamError`` naming
+    the parameter): unknown keys, types and ranges. ``params`` may be a dict or (key, value)
+    pairs; ``None`` means the default. Defaults that need no data are filled in at once; IVF's
+    ``nlist``, ``nprobe`` and ``pq_m`` depend on the history and stay ``None`` until
+    ``resolve(n_history, dim)``, which also checks what depends on the data.
+
+    ``build_params`` define the index file (and its ``key``); ``search_params`` (``ef_search``,
+    ``nprobe``) are applied after loading it."""
+
+    kind: str = DEFAULT_INDEX
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        kind = self.kind
+        if kind not in INDEX_TYPES:
+            raise IndexParamError("index", f"unknown index {kind!r}; known: "
+                                  f"{', '.join(INDEX_TYPES)}")
+        given = self.params
+        if isinstance(given, Mapping):
+            given = tuple(given.items())
+        try:
+            given_dict = dict(given or ())
+        except (TypeError, ValueError):
+            raise IndexParamError(
+                "index_params", f"expected a mapping of names to values, got {self.params!r}"
+            ) from None
+        unknown = sorted(set(given_dict) - set(_DEFAULTS[kind]))
+        if unknown:
+            known = ", ".join(_DEFAULTS[kind]) or "none"
+            raise IndexParamError(
+                "index_params", f"index {kind!r}: unknown parameter(s) {unknown}; known: {known}"
             )
-        if out["nprobe"] is None:
-            out["nprobe"] = min(out["nlist"], max(8, math.ceil(out["nlist"] / 16)))
-        out["nprobe"] = min(positive("nprobe"), out["nlist"])
-        out["pq"] = bool(out["pq"])
-        if out["pq"]:
-            if out["pq_m"] is None:
-                out["pq_m"] = max(d for d in range(1, max(1, dim // 4) + 1) if dim % d == 0)
-            out["pq_m"] = positive("pq_m")
-            out["pq_bits"] = positive("pq_bits")
-            if dim % out["pq_m"]:
-                raise IndexConfigError(
-                    f"index 'ivf': pq_m {out['pq_m']} must divide the embedding dimension {dim}"
+        out = {**_DEFAULTS[kind], **{k: v for k, v in given_dict.items() if v is not None}}
+        for key in _INT_PARAMS:
+            if out.get(key) is not None:
+                out[key] = _positive(key, out[key])
+        if kind == "ivf":
+            if not isinstance(out["pq"], (bool, np.bool_)):
+                raise IndexParamError("pq", f"must be true or false, got {out['pq']!r}")
+            out["pq"] = bool(out["pq"])
+            if not out["pq"]:
+                out["pq_m"] = out["pq_bits"] = None
+            if out["nlist"] is not None and out["nprobe"] is not None:
+                out["nprobe"] = min(out["nprobe"], out["nlist"])
+        object.__setattr__(self, "params", tuple(out.items()))
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def build_params(self) -> dict[str, Any]:
+        """The parameters that define the index file (part of its key)."""
+        return {k: v for k, v in self.params if k not in SEARCH_PARAMS[self.kind]}
+
+    @property
+    def search_params(self) -> dict[str, Any]:
+        """The parameters applied at search time (``ef_search``, ``nprobe``)."""
+        return {k: v for k, v in self.params if k in SEARCH_PARAMS[self.kind]}
+
+    @property
+    def unresolved(self) -> tuple[str, ...]:
+        """Parameters whose default depends on the history (``resolve`` fills them)."""
+        out = dict(self.params)
+        if self.kind != "ivf":
+            return ()
+        need = ["nlist", "nprobe"] + (["pq_m"] if out["pq"] else [])
+        return tuple(k for k in need if out[k] is None)
+
+    def resolve(self, n_history: int, dim: int) -> IndexSpec:
+        """Every parameter filled in for ``n_history`` vectors of dimension ``dim``, and checked
+        against them. IVF defaults: ``nlist`` = ``default_nlist``, ``nprobe`` =
+        ``default_nprobe`` (capped at nlist); ``pq_m`` = the largest divisor of ``dim`` that is
+        at most dim / 4."""
+        out = dict(self.params)
+        if self.kind == "ivf":
+            if out["nlist"] is None:
+                out["nlist"] = default_nlist(n_history)
+            if out["nlist"] > n_history:
+                raise IndexParamError(
+                    "nlist", f"{out['nlist']} exceeds the {n_history} historical queries"
                 )
-            if n_history < 2 ** out["pq_bits"]:
-                raise IndexConfigError(
-                    f"index 'ivf' with pq: {n_history} historical queries are too few to train "
-                    f"{2 ** out['pq_bits']} codewords (pq_bits {out['pq_bits']})"
-                )
-        else:
-            out["pq_m"] = None
-            out["pq_bits"] = None
-    return out
+            if out["nprobe"] is None:
+                out["nprobe"] = default_nprobe(out["nlist"])
+            if out["pq"]:
+                if out["pq_m"] is None:
+                    out["pq_m"] = max(d for d in range(1, max(1, dim // 4) + 1) if dim % d == 0)
+                if dim % out["pq_m"]:
+                    raise IndexParamError(
+                        "pq_m", f"{out['pq_m']} must divide the embedding dimension {dim}"
+                    )
+                if n_history < 2 ** out["pq_bits"]:
+                    raise IndexParamError(
+                        "pq_bits", f"{n_history} historical queries are too few to train "
+                        f"{2 ** out['pq_bits']} codewords (pq_bits {out['pq_bits']})"
+                    )
+        return IndexSpec(self.kind, tuple(out.items()))
+
+    def with_search(self, params: Mapping[str, Any]) -> IndexSpec:
+        """This spec with other search parameters (``None`` values: the default)."""
+        unknown = sorted(set(params) - set(SEARCH_PARAMS[self.kind]))
+        if unknown:
+            raise IndexParamError("index_params", f"index {self.kind!r}: {unknown} are not "
+                                  f"search parameters; those are: "
+                                  f"{', '.join(SEARCH_PARAMS[self.kind]) or 'none'}")
+        return IndexSpec(self.kind, {**dict(self.params), **params})
+
+    # ------------------------------------------------------------------ identity
+    def key(self, embed_spec: EmbedSpec, split: Split) -> str:
+        """File stem of this index over ``split``'s history embedded by ``embed_spec``: index
+        type, embedder, and a hash of (embedder and its params, build params, split seed and
+        test size). Search parameters are not part of it; the dataset is checked through the
+        descriptor. Needs a resolved spec."""
+        if self.unresolved:
+            raise IndexConfigError(
+                f"index {self.kind!r}: parameter(s) {list(self.unresolved)} depend on the "
+                "history; resolve(n_history, dim) the spec before asking for its key"
+            )
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in embed_spec.name)
+        digest = io.stable_hash([
+            {"name": embed_spec.name, "params": dict(embed_spec.params)},
+            {"type": self.kind, "build_params": self.build_params},
+            split.seed,
+            split.test_size,
+        ])
+        return f"{self.kind}-{slug}-{digest}"
+
+    def identity(self, table: RouteTable, split: Split, embed_spec: EmbedSpec) -> dict[str, Any]:
+        """What a stored index must match to be used for ``table``, ``split`` and
+        ``embed_spec`` (checked by ``check_descriptor``)."""
+        return {
+            "dataset": {"name": table.name, "content_hash": table.content_hash(),
+                        "n_queries": table.n},
+            "split": {
+                "seed": split.seed,
+                "test_size": split.test_size,
+                "n_history": int(len(split.history)),
+                "history_sha256": split_digest(split),
+            },
+            "embedder": {"name": embed_spec.name, "params": dict(embed_spec.params)},
+            "index": {"type": self.kind, "params": self.build_params},
+        }
+
+    def descriptor(
+        self,
+        table: RouteTable,
+        split: Split,
+        embed_spec: EmbedSpec,
+        *,
+        dim: int,
+        measured: dict[str, Any],
+        file: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON descriptor written once beside a built index: this spec's identity with the
+        data (``identity``), the embedding dimension, what was measured when it was built
+        (``build_seconds``, ``memory_bytes``), the file's ``sha256`` and ``bytes``, versions."""
+        identity = self.identity(table, split, embed_spec)
+        out = {
+            "format": DESCRIPTOR_FORMAT,
+            **identity,
+            "embedder": {**identity["embedder"], "dim": int(dim)},
+            "measured": dict(measured),
+            "versions": {"faiss": faiss.__version__, "numpy": np.__version__},
+        }
+        if file is not None:
+            out["file"] = dict(file)
+        return out
 
 
 # --------------------------------------------------------------------------- build
-#: Spawn key of the index-building random stream, apart from ``seeding.STREAMS``' children.
-
-
 def index_rng(seed: int) -> np.random.Generator:
     """The Generator that seeds IVF k-means and PQ training for ``seed``."""
     return rng(seed, "index")
@@ -165,15 +309,17 @@ def faiss_threads(n: int) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
-def make_faiss_index(
-    vectors: np.ndarray, kind: str, params: dict[str, Any], seed: int = 0
-) -> faiss.Index:
-    """Build (train and fill) a FAISS index of ``kind`` over ``vectors`` (float32, unit rows).
+def make_faiss_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0) -> faiss.Index:
+    """Build (train and fill) the FAISS index ``spec`` over ``vectors`` (float32, unit rows).
 
-    ``params`` must be resolved (``resolve_index_params``). ``seed`` seeds IVF's k-means and
-    PQ training. Single-threaded, so the same inputs give the same index."""
+    ``spec`` must be resolved (``IndexSpec.resolve``). ``seed`` seeds IVF's k-means and PQ
+    training. Single-threaded, so the same inputs give the same index. The index carries the
+    *default* search parameters (so the file is a function of the build parameters alone);
+    ``apply_search_params`` sets the spec's."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
+    spec = spec.resolve(n, dim)
+    kind, params = spec.kind, {**spec.build_params, **default_search_params(spec)}
     with faiss_threads(1):
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
@@ -208,11 +354,22 @@ def make_faiss_index(
     return index
 
 
-def apply_search_params(index: faiss.Index, kind: str, params: dict[str, Any]) -> None:
-    """Set the query-time knobs (efSearch, nprobe), which FAISS does not always serialise."""
-    if kind == "hnsw":
+def default_search_params(spec: IndexSpec) -> dict[str, Any]:
+    """The search parameters a resolved ``spec`` has by default (``ef_search`` 50; ``nprobe``
+    = ``default_nprobe(nlist)``): those a built index file carries."""
+    if spec.kind == "hnsw":
+        return {"ef_search": _DEFAULTS["hnsw"]["ef_search"]}
+    if spec.kind == "ivf":
+        return {"nprobe": default_nprobe(dict(spec.params)["nlist"])}
+    return {}
+
+
+def apply_search_params(index: faiss.Index, spec: IndexSpec) -> None:
+    """Set ``spec``'s query-time knobs (efSearch, nprobe) on a built or loaded ``index``."""
+    params = spec.search_params
+    if spec.kind == "hnsw":
         index.hnsw.efSearch = params["ef_search"]
-    elif kind == "ivf":
+    elif spec.kind == "ivf":
         index.nprobe = params["nprobe"]
 
 
@@ -320,6 +477,8 @@ class BuiltIndex:
     ``history`` and ``test`` are row positions in the table (``Split``); ids returned by
     ``search`` are positions *within* ``history`` (0 .. len(history) - 1), -1 where fewer than
     k neighbours were found. ``embeddings`` are all N prompt vectors of the table.
+    ``descriptor`` is the stored one (``IndexSpec.descriptor``) with the search parameters in
+    use under ``index.search``; it is a copy, never written back.
     """
 
     index: faiss.Index
@@ -330,6 +489,8 @@ class BuiltIndex:
     embeddings: np.ndarray
     path: Path | None = None
     reused: bool = False
+    #: The resolved spec whose search parameters are applied.
+    spec: IndexSpec | None = None
     #: Seconds spent checking the saved file's SHA-256 when it was loaded (0 when built).
     verify_seconds: float = 0.0
     _exact: ExactSearcher | None = field(default=None, repr=False)
@@ -439,27 +600,6 @@ def split_digest(split: Split) -> str:
     return hashlib.sha256(np.ascontiguousarray(split.history, dtype="<i8").tobytes()).hexdigest()
 
 
-def _identity(
-    table: RouteTable,
-    split: Split,
-    embedder: str,
-    embedder_params: dict[str, Any],
-    kind: str,
-    index_params: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "dataset": {"name": table.name, "content_hash": table.content_hash(), "n_queries": table.n},
-        "split": {
-            "seed": split.seed,
-            "test_size": split.test_size,
-            "n_history": int(len(split.history)),
-            "history_sha256": split_digest(split),
-        },
-        "embedder": {"name": embedder, "params": embedder_params},
-        "index": {"type": kind, "params": index_params},
-    }
-
-
 _CHECKED = (
     ("dataset", "content_hash", "dataset content hash"),
     ("dataset", "n_queries", "dataset size (queries)"),
@@ -477,11 +617,18 @@ _CHECKED = (
 def check_descriptor(
     stored: dict[str, Any], wanted: dict[str, Any], *, path: Path | str
 ) -> None:
-    """Refuse (``DescriptorMismatch``) a stored index whose identity differs from ``wanted``;
-    the message lists every differing field as ``field: stored X vs wanted Y``."""
+    """Refuse (``DescriptorMismatch``) a stored index whose identity differs from ``wanted``
+    (``IndexSpec.identity``) or whose descriptor has another format; the message lists every
+    differing field as ``field: stored X vs wanted Y``."""
+    if stored.get("format") != DESCRIPTOR_FORMAT:
+        raise DescriptorMismatch(
+            f"{path}: descriptor format {stored.get('format')!r} was written by another "
+            f"routebench version (this one reads format {DESCRIPTOR_FORMAT}); {REBUILD_FIX}"
+        )
     diffs = []
     for group, key, label in _CHECKED:
-        have = stored.get(group, {}).get(key)
+        group_value = stored.get(group)
+        have = group_value.get(key) if isinstance(group_value, dict) else None
         want = wanted[group][key]
         if have != want:
             diffs.append(f"{label}: stored {have!r} vs wanted {want!r}")
@@ -489,25 +636,13 @@ def check_descriptor(
         raise DescriptorMismatch(
             f"{path}: the stored index does not fit the data in use ("
             + "; ".join(diffs)
-            + "); rebuild it with --force"
+            + f"); {REBUILD_FIX}"
         )
 
 
 def index_dir(table: RouteTable, data_dir: str | Path = "data") -> Path:
     """Folder of ``table``'s saved indexes: ``<data_dir>/<name>/indexes``."""
     return dataset_dir(table.name, data_dir) / INDEXES_SUBDIR
-
-
-def index_key(identity: dict[str, Any]) -> str:
-    """File stem of one saved index: index type, embedder, and a hash of the build identity
-    (embedder params, index params, split); the dataset is checked through the descriptor."""
-    emb = identity["embedder"]["name"]
-    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in emb)
-    digest = io.stable_hash(
-        [identity["embedder"], identity["index"], identity["split"]["seed"],
-         identity["split"]["test_size"]]
-    )
-    return f"{identity['index']['type']}-{slug}-{digest}"
 
 
 def _write_index(path: Path, index: faiss.Index) -> dict[str, Any]:
@@ -520,7 +655,7 @@ def read_verified_index(path: Path, descriptor: dict[str, Any]) -> tuple[faiss.I
     """Read a saved index after checking that its bytes are the ones its descriptor recorded
     (SHA-256): a file copied from another dataset, truncated or edited is refused, never used.
     Returns the index and the seconds the check took."""
-    fix = "delete it or rebuild it: `routebench build-index DATASET --force` (same options)"
+    fix = f"delete it or {REBUILD_FIX}"
     want = descriptor.get("file", {}).get("sha256") if isinstance(descriptor.get("file"), dict) \
         else None
     if not isinstance(want, str):
@@ -544,61 +679,15 @@ def read_verified_index(path: Path, descriptor: dict[str, Any]) -> tuple[faiss.I
     return index, seconds
 
 
-def load_index(
-    path: str | Path,
-    table: RouteTable,
-    split: Split,
-    embeddings: np.ndarray,
-    *,
-    embedder: str = embed.DEFAULT_EMBEDDER,
-    embedder_params: dict[str, Any] | None = None,
-) -> BuiltIndex:
-    """Load a saved index (``<key>.faiss`` + ``<key>.json``) and check its descriptor against
-    ``table``, ``split`` and the embedder in use; refuse on any difference."""
-    path = Path(path)
-    json_path = path.with_suffix(".json")
-    if not path.exists() or not json_path.exists():
-        raise FileNotFoundError(f"{path}: no saved index (or its descriptor {json_path.name})")
-    stored = io.read_json(json_path)
-    kind = stored.get("index", {}).get("type", "")
-    emb_params = embed.resolve_params(embedder, embedder_params)
-    stored_params = stored.get("index", {}).get("params", {})
-    wanted = _identity(table, split, embedder, emb_params, kind, stored_params)
-    check_descriptor(stored, wanted, path=json_path)
-    index, verify_seconds = read_verified_index(path, stored)
-    if index.ntotal != len(split.history) or index.d != embeddings.shape[1]:
-        raise DescriptorMismatch(
-            f"{path}: index holds {index.ntotal} vectors of dimension {index.d}, expected "
-            f"{len(split.history)} of dimension {embeddings.shape[1]}; rebuild it with --force"
-        )
-    apply_search_params(index, kind, stored_params)
-    return BuiltIndex(
-        index=index,
-        kind=kind,
-        descriptor=stored,
-        history=split.history,
-        test=split.test,
-        embeddings=embeddings,
-        path=path,
-        reused=True,
-        verify_seconds=verify_seconds,
-    )
+def _in_use(stored: dict[str, Any], spec: IndexSpec) -> dict[str, Any]:
+    """A copy of a stored descriptor with ``spec``'s search parameters under ``index.search``:
+    the descriptor handed to callers (and recorded in run manifests)."""
+    out = dict(stored)
+    out["index"] = {**stored["index"], "search": spec.search_params}
+    return out
 
 
-def build_index(
-    table: RouteTable,
-    split: Split,
-    embeddings: np.ndarray,
-    *,
-    embedder: str = embed.DEFAULT_EMBEDDER,
-    embedder_params: dict[str, Any] | None = None,
-    index: str = DEFAULT_INDEX,
-    index_params: dict[str, Any] | None = None,
-    top_k: int = DEFAULT_TOP_K,
-    progress: bool = True,
-) -> BuiltIndex:
-    """Build index ``index`` over the historical rows of ``embeddings`` and measure it (not
-    saved). ``embeddings`` are the N x D vectors of all of ``table``'s prompts."""
+def _check_fits(embeddings: np.ndarray, table: RouteTable, split: Split) -> None:
     if embeddings.shape[0] != table.n:
         raise IndexConfigError(
             f"embeddings have {embeddings.shape[0]} rows but dataset {table.name!r} has {table.n}"
@@ -608,100 +697,151 @@ def build_index(
             f"split covers {split.history.size + split.test.size} queries but dataset "
             f"{table.name!r} has {table.n}"
         )
-    emb_params = embed.resolve_params(embedder, embedder_params)
+
+
+def load_index(
+    path: str | Path,
+    table: RouteTable,
+    split: Split,
+    embeddings: np.ndarray,
+    embed_spec: EmbedSpec,
+    index_spec: IndexSpec | None = None,
+) -> BuiltIndex:
+    """Load a saved index (``<key>.faiss`` + ``<key>.json``), check its descriptor against
+    ``table``, ``split``, ``embed_spec`` and the build parameters of ``index_spec`` (refusing
+    any difference), verify the file's SHA-256, and apply ``index_spec``'s search parameters.
+    Without ``index_spec``: the stored type and build parameters, default search parameters.
+    Reading never writes anything."""
+    path = Path(path)
+    json_path = path.with_suffix(".json")
+    if not path.exists() or not json_path.exists():
+        raise FileNotFoundError(f"{path}: no saved index (or its descriptor {json_path.name})")
+    stored = io.read_json(json_path)
+    if not isinstance(stored, dict):
+        raise IntegrityError(f"{json_path}: not an index descriptor; {REBUILD_FIX}")
+    if index_spec is None:
+        index = stored.get("index") if isinstance(stored.get("index"), dict) else {}
+        index_spec = IndexSpec(index.get("type", DEFAULT_INDEX), index.get("params") or {})
+    index_spec = index_spec.resolve(len(split.history), embeddings.shape[1])
+    check_descriptor(stored, index_spec.identity(table, split, embed_spec), path=json_path)
+    faiss_index, verify_seconds = read_verified_index(path, stored)
+    if faiss_index.ntotal != len(split.history) or faiss_index.d != embeddings.shape[1]:
+        raise DescriptorMismatch(
+            f"{path}: index holds {faiss_index.ntotal} vectors of dimension {faiss_index.d}, "
+            f"expected {len(split.history)} of dimension {embeddings.shape[1]}; {REBUILD_FIX}"
+        )
+    apply_search_params(faiss_index, index_spec)
+    return BuiltIndex(
+        index=faiss_index,
+        kind=index_spec.kind,
+        descriptor=_in_use(stored, index_spec),
+        history=split.history,
+        test=split.test,
+        embeddings=embeddings,
+        path=path,
+        reused=True,
+        spec=index_spec,
+        verify_seconds=verify_seconds,
+    )
+
+
+def _build(
+    table: RouteTable,
+    split: Split,
+    embeddings: np.ndarray,
+    embed_spec: EmbedSpec,
+    index_spec: IndexSpec,
+    *,
+    progress: bool,
+) -> tuple[BuiltIndex, dict[str, Any]]:
+    """Build the index (default search parameters, as it is saved) and its stored descriptor
+    (without ``file``)."""
+    _check_fits(embeddings, table, split)
     history_vectors = np.ascontiguousarray(embeddings[split.history], dtype=np.float32)
-    params = resolve_index_params(index, index_params, len(history_vectors), embeddings.shape[1])
-    identity = _identity(table, split, embedder, emb_params, index, params)
+    index_spec = index_spec.resolve(len(history_vectors), embeddings.shape[1])
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         transient=True, disable=not progress,
     ) as bar:
-        task = bar.add_task(f"building {index} index over {len(history_vectors)} queries")
+        bar.add_task(f"building {index_spec.kind} index over {len(history_vectors)} queries")
         start = time.perf_counter()
-        faiss_index = make_faiss_index(history_vectors, index, params, seed=split.seed)
+        faiss_index = make_faiss_index(history_vectors, index_spec, seed=split.seed)
         build_seconds = time.perf_counter() - start
-        n_measured = min(len(split.test), MEASURE_QUERIES)
-        bar.update(task, description=f"measuring recall@{top_k} of {n_measured} test queries")
-        built = BuiltIndex(
-            index=faiss_index,
-            kind=index,
-            descriptor={},
-            history=split.history,
-            test=split.test,
-            embeddings=embeddings,
-        )
-        built._exact = ExactSearcher(history_vectors)
-        measured = measure(built, top_k)
-    built.descriptor = {
-        "format": DESCRIPTOR_FORMAT,
-        **identity,
-        "embedder": {**identity["embedder"], "dim": int(embeddings.shape[1])},
-        "top_k": int(top_k),
-        "measured": {
-            "build_seconds": build_seconds,
-            "memory_bytes": int(faiss.serialize_index(faiss_index).nbytes),
-            **measured,
-        },
-        "versions": {"faiss": faiss.__version__, "numpy": np.__version__},
-    }
+    stored = index_spec.descriptor(
+        table, split, embed_spec, dim=int(embeddings.shape[1]),
+        measured={"build_seconds": build_seconds,
+                  "memory_bytes": int(faiss.serialize_index(faiss_index).nbytes)},
+    )
+    built = BuiltIndex(
+        index=faiss_index,
+        kind=index_spec.kind,
+        descriptor={},
+        history=split.history,
+        test=split.test,
+        embeddings=embeddings,
+        spec=index_spec,
+    )
+    built._exact = ExactSearcher(history_vectors)
+    return built, stored
+
+
+def _use(built: BuiltIndex, stored: dict[str, Any]) -> BuiltIndex:
+    assert built.spec is not None
+    apply_search_params(built.index, built.spec)
+    built.descriptor = _in_use(stored, built.spec)
     return built
+
+
+def build_index(
+    table: RouteTable,
+    split: Split,
+    embeddings: np.ndarray,
+    embed_spec: EmbedSpec,
+    index_spec: IndexSpec,
+    *,
+    progress: bool = True,
+) -> BuiltIndex:
+    """Build the index ``index_spec`` over the historical rows of ``embeddings`` (the N x D
+    vectors of all of ``table``'s prompts, by ``embed_spec``), with its search parameters
+    applied; not saved. Its descriptor records build time and memory; ``measure`` gives
+    recall@k and throughput."""
+    built, stored = _build(table, split, embeddings, embed_spec, index_spec, progress=progress)
+    return _use(built, stored)
 
 
 def build_or_load_index(
     table: RouteTable,
     split: Split,
+    embed_spec: EmbedSpec,
+    index_spec: IndexSpec,
     *,
-    embedder: str = embed.DEFAULT_EMBEDDER,
-    embedder_params: dict[str, Any] | None = None,
-    index: str = DEFAULT_INDEX,
-    index_params: dict[str, Any] | None = None,
-    top_k: int = DEFAULT_TOP_K,
     data_dir: str | Path = "data",
     force: bool = False,
     progress: bool = True,
     embeddings: np.ndarray | None = None,
 ) -> BuiltIndex:
-    """The index of ``table``'s historical split: loaded from ``<data_dir>/<name>/indexes`` when
-    a matching one is saved, else built, measured and saved (``force`` always rebuilds).
+    """The index ``index_spec`` of ``table``'s historical split embedded by ``embed_spec``:
+    loaded from ``<data_dir>/<name>/indexes/<key>.faiss`` when saved, else built and saved
+    with its descriptor (``force`` always rebuilds). The key holds the build parameters only:
+    other search parameters reuse the same file (applied after loading).
 
     Embeddings come from ``embed.get_embeddings`` (cached) unless given. A saved index whose
     descriptor disagrees with the dataset, split or embedder is refused with a message naming
-    each difference. When the stored recall was measured at another ``top_k`` it is measured
-    again at ``top_k`` and the descriptor is updated."""
+    each difference; a loaded index's descriptor is never rewritten."""
     emb_info: dict[str, Any] = {}
     if embeddings is None:
         # memory-mapped: a loaded index only needs the rows of the stream it estimates
-        embeddings = embed.get_embeddings(
-            table, embedder, embedder_params, data_dir=data_dir, progress=progress, mmap=True,
-            info=emb_info,
+        embeddings = get_embeddings(
+            table, embed_spec, data_dir=data_dir, progress=progress, mmap=True, info=emb_info,
         )
-    emb_params = embed.resolve_params(embedder, embedder_params)
-    params = resolve_index_params(index, index_params, len(split.history), embeddings.shape[1])
-    identity = _identity(table, split, embedder, emb_params, index, params)
-    folder = index_dir(table, data_dir)
-    path = folder / f"{index_key(identity)}.faiss"
+    index_spec = index_spec.resolve(len(split.history), embeddings.shape[1])
+    path = index_dir(table, data_dir) / f"{index_spec.key(embed_spec, split)}.faiss"
     if not force and path.exists() and path.with_suffix(".json").exists():
-        built = load_index(
-            path, table, split, embeddings, embedder=embedder, embedder_params=embedder_params
-        )
+        built = load_index(path, table, split, embeddings, embed_spec, index_spec)
         built.verify_seconds += float(emb_info.get("verify_seconds", 0.0))
-        if built.descriptor.get("top_k") != int(top_k):
-            built.descriptor["measured"].update(measure(built, top_k))
-            built.descriptor["top_k"] = int(top_k)
-            io.write_json(path.with_suffix(".json"), built.descriptor)
         return built
-    built = build_index(
-        table,
-        split,
-        embeddings,
-        embedder=embedder,
-        embedder_params=embedder_params,
-        index=index,
-        index_params=index_params,
-        top_k=top_k,
-        progress=progress,
-    )
-    built.descriptor["file"] = _write_index(path, built.index)
-    io.write_json(path.with_suffix(".json"), built.descriptor)
+    built, stored = _build(table, split, embeddings, embed_spec, index_spec, progress=progress)
+    stored["file"] = _write_index(path, built.index)
+    io.write_json(path.with_suffix(".json"), stored)
     built.path = path
-    return built
+    return _use(built, stored)

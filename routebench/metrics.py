@@ -1,22 +1,33 @@
-"""Metrics of a replayed stream (PORT.md section 7), ratios against references, and the
-mean-and-interval summary over seeds shared by simulations and reports.
+"""Metrics: one registry that describes *and* computes every metric of the results schema
+(docs/CONTRACTS.md), ratios against references, and the mean-and-interval summary over seeds
+shared by simulations and reports.
 
-Whole-stream metrics of one replay: ``performance`` (sum of the TRUE d over served queries),
-``cost`` (USD, sum of the TRUE g over served queries), ``ppc`` (performance per USD) and
-``throughput`` (served queries). Per LLM: ``spend`` (USD) and ``served`` (queries).
-``METRICS`` describes every metric name of the results schema (docs/CONTRACTS.md) for tables and
-plots: description, unit, and whether higher is better.
+Each ``Metric`` is one entry: its name, description, unit and direction (is bigger better?),
+its scope (the whole stream, or one value per LLM), which rows carry it (a router's, or the
+offline bounds' ``lp-bound`` and ``milp``), the function that computes it, and how tables and
+figures show it (header, digits, percent, axis label and limits). ``simulate`` loops over the
+registry to fill the results table, ``report`` to pick and format its columns, ``plot`` to label
+its axes: adding a metric is one entry here.
+
+Whole-stream metrics of a router on one seed: ``performance`` (sum of the TRUE d over served
+queries), ``cost`` (USD, sum of the TRUE g over served queries), ``ppc`` (performance per USD),
+``throughput`` (served queries), ratios to the references, decision time and router facts; per
+LLM: ``spend`` (USD), ``served`` (queries), ``budget`` (USD) and PORT's ``gamma``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
-from routebench.engine import Outcome
+if TYPE_CHECKING:  # the engine compiles with numba; reading results must not load it
+    from routebench.engine import Outcome
 
 #: Confidence level of the intervals in ``summarise``.
 CONFIDENCE = 0.95
@@ -26,48 +37,83 @@ class MetricsError(ValueError):
     """Inputs that do not describe the replayed stream, or a malformed results frame."""
 
 
+@dataclass
+class RouterContext:
+    """What a router metric may read of one router's run on one seed: the replay ``outcome``,
+    the TRUE ``perf`` / ``cost`` (N, M, arrival order; USD), the ``budgets`` (M,), the decision
+    wall time ``seconds``, the router's ``info``, and the references of the seed: the LP bound,
+    the MILP optimum (None when not solved) and C^_opt's performance (None without it)."""
+
+    outcome: Outcome
+    perf: np.ndarray
+    cost: np.ndarray
+    budgets: np.ndarray
+    seconds: float = float("nan")
+    info: Mapping[str, Any] = field(default_factory=dict)
+    lp_bound: float | None = None
+    milp_optimum: float | None = None
+    reference: float | None = None
+
+    @cached_property
+    def served_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(query rows, LLM columns) of the served queries."""
+        rows = np.flatnonzero(self.outcome.served)
+        return rows, self.outcome.choices[rows]
+
+    @cached_property
+    def performance(self) -> float:
+        rows, cols = self.served_rows
+        return float(self.perf[rows, cols].sum())
+
+    @cached_property
+    def spent(self) -> float:
+        rows, cols = self.served_rows
+        return float(self.cost[rows, cols].sum())
+
+
+@dataclass
+class BoundContext:
+    """What a bound metric may read: the solver's ``result`` (``oracle.LPResult`` for
+    ``lp-bound``, ``oracle.MILPResult`` for ``milp``) and the seed's ``budgets``."""
+
+    result: Any
+    budgets: np.ndarray
+
+
+Scope = Literal["stream", "llm"]
+Rows = Literal["router", "lp-bound", "milp"]
+
+
 @dataclass(frozen=True)
 class Metric:
-    """How to present one metric: ``higher_is_better`` is None when neither direction is."""
+    """One metric. ``compute(ctx)`` returns a float (``scope`` "stream"), an (M,) array
+    (``scope`` "llm"), or None when it does not apply (the metric is then left out of that
+    row). ``rows`` says which rows carry it: every router's, or the ``lp-bound`` / ``milp``
+    bound's (their ``ctx`` is a ``BoundContext``). ``higher_is_better`` is None when neither
+    direction is; ``ranked`` marks the table columns whose best online router is shown.
+    Presentation: ``header`` (a table column when set), ``axis`` (figure label), ``digits``,
+    ``percent`` (a ratio shown in %), ``significant`` (digits are significant figures),
+    ``limits`` (axis limits, None for automatic)."""
 
     name: str
     description: str
     unit: str
     higher_is_better: bool | None
+    compute: Callable[[Any], float | np.ndarray | None] | None = None
+    scope: Scope = "stream"
+    rows: Rows = "router"
+    header: str = ""
+    axis: str = ""
+    digits: int = 2
+    percent: bool = False
+    significant: bool = False
+    ranked: bool = False
+    limits: tuple[float | None, float | None] = (None, None)
 
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("performance", "sum of true performance over served queries", "score", True),
-        Metric("cost", "USD spent on served queries", "USD", False),
-        Metric("ppc", "performance per USD spent", "score/USD", True),
-        Metric("throughput", "queries served", "queries", True),
-        Metric("relative_performance", "performance / performance of approx-opt", "ratio", True),
-        Metric("cr_lp", "competitive ratio vs the offline LP bound", "ratio", True),
-        Metric("cr_milp", "competitive ratio vs the offline integer optimum", "ratio", True),
-        Metric("decision_seconds", "wall time to route the whole stream", "s", False),
-        Metric("spend", "USD spent on one LLM", "USD", None),
-        Metric("served", "queries served by one LLM", "queries", None),
-        Metric("budget", "budget of one LLM", "USD", None),
-        Metric("gamma", "PORT / LP shadow price of one LLM's budget", "score/USD", None),
-        Metric("dual_objective", "LP dual objective", "score", None),
-        Metric("gap", "relative gap between bound and solution", "ratio", False),
-        Metric("bound", "proven upper bound on the integer optimum", "score", None),
-        Metric("seconds", "solver wall time", "s", False),
-    )
-}
-
-
-def _check(outcome: Outcome, perf: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    perf = np.asarray(perf, dtype=np.float64)
-    cost = np.asarray(cost, dtype=np.float64)
-    shape = (outcome.n, outcome.m)
-    if perf.shape != shape or cost.shape != shape:
-        raise MetricsError(
-            f"perf {perf.shape} and cost {cost.shape} must both have the outcome's shape {shape}"
-        )
-    return perf, cost
+    @property
+    def label(self) -> str:
+        """The axis label, else the header, else the name."""
+        return self.axis or self.header or self.name
 
 
 def ppc(performance: float, cost: float) -> float:
@@ -76,33 +122,6 @@ def ppc(performance: float, cost: float) -> float:
     if cost > 0:
         return float(performance) / float(cost)
     return float("inf") if performance > 0 else float("nan")
-
-
-def outcome_metrics(
-    outcome: Outcome, perf: np.ndarray, cost: np.ndarray
-) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Metrics of one replay against the TRUE ``perf`` (N, M) and ``cost`` (N, M, USD).
-
-    Returns ``(whole, per_llm)``: ``whole`` maps performance, cost (USD), ppc (see ``ppc``),
-    throughput (queries) to floats; ``per_llm`` maps spend (USD) and served (queries) to (M,)
-    arrays.
-    """
-    perf, cost = _check(outcome, perf, cost)
-    rows = np.flatnonzero(outcome.served)
-    cols = outcome.choices[rows]
-    performance = float(perf[rows, cols].sum())
-    spent = float(cost[rows, cols].sum())
-    whole = {
-        "performance": performance,
-        "cost": spent,
-        "ppc": ppc(performance, spent),
-        "throughput": float(rows.size),
-    }
-    per_llm = {
-        "spend": outcome.spend.astype(np.float64),
-        "served": outcome.served_count.astype(np.float64),
-    }
-    return whole, per_llm
 
 
 def _ratio(num: float | np.ndarray, den: float | np.ndarray) -> float | np.ndarray:
@@ -126,6 +145,144 @@ def competitive_ratio(
     """Online performance / offline optimum (LP bound or integer optimum: the caller says which
     in the metric name). NaN where the offline value is not positive (0 / 0 is undefined)."""
     return _ratio(online, offline)
+
+
+def _info(key: str, kind: type = float) -> Callable[[RouterContext], Any]:
+    def get(ctx: RouterContext) -> Any:
+        if key not in ctx.info:
+            return None
+        value = ctx.info[key]
+        return float(value) if kind is float else np.asarray(value, dtype=np.float64)
+
+    return get
+
+
+def _when(value: Any, make: Callable[[], Any]) -> Any:
+    return None if value is None else make()
+
+
+#: Every metric, in the order results list them.
+REGISTRY: tuple[Metric, ...] = (
+        # ---- every router, whole stream
+        Metric("performance", "sum of true performance over served queries", "score", True,
+               lambda c: c.performance, header="Performance",
+               axis="performance (sum of scores)", digits=1, ranked=True, limits=(0, None)),
+        Metric("cost", "USD spent on served queries", "USD", False, lambda c: c.spent,
+               header="Cost (USD)", axis="cost (USD)", digits=4, significant=True,
+               limits=(0, None)),
+        Metric("ppc", "performance per USD spent", "score/USD", True,
+               lambda c: ppc(c.performance, c.spent), header="PPC (perf/USD)",
+               axis="PPC (performance per USD)", digits=0, ranked=True, limits=(0, None)),
+        Metric("throughput", "queries served", "queries", True,
+               lambda c: float(c.served_rows[0].size), header="Throughput (queries)",
+               axis="throughput (queries served)", digits=0, ranked=True, limits=(0, None)),
+        Metric("relative_performance", "performance / performance of approx-opt (C^_opt)",
+               "ratio", True,
+               lambda c: _when(c.reference, lambda: relative_performance(c.performance,
+                                                                         c.reference)),
+               header="Relative to C^_opt (%)", axis="performance relative to C^_opt (%)",
+               digits=1, percent=True, ranked=True, limits=(0, None)),
+        Metric("cr_lp", "competitive ratio vs the offline LP bound", "ratio", True,
+               lambda c: _when(c.lp_bound, lambda: competitive_ratio(c.performance,
+                                                                     c.lp_bound)),
+               header="CR vs LP bound (%)", axis="competitive ratio vs LP bound (%)", digits=1,
+               percent=True, ranked=True, limits=(0, None)),
+        Metric("cr_milp", "competitive ratio vs the offline integer optimum", "ratio", True,
+               lambda c: _when(c.milp_optimum, lambda: competitive_ratio(c.performance,
+                                                                         c.milp_optimum)),
+               header="CR vs MILP opt. (%)", axis="competitive ratio vs MILP optimum (%)",
+               digits=1, percent=True, ranked=True, limits=(0, None)),
+        Metric("decision_seconds", "wall time to route the whole stream", "s", False,
+               lambda c: float(c.seconds)),
+        Metric("batches", "BatchSplit: batches solved", "batches", None, _info("batches")),
+        Metric("limit_batches", "BatchSplit: batches whose solve its node limit stopped",
+               "batches", False, _info("limit_batches")),
+        # ---- every router, per LLM
+        Metric("spend", "USD spent on one LLM", "USD", None,
+               lambda c: c.outcome.spend.astype(np.float64), scope="llm"),
+        Metric("served", "queries served by one LLM", "queries", None,
+               lambda c: c.outcome.served_count.astype(np.float64), scope="llm"),
+        Metric("budget", "budget of one LLM", "USD", None,
+               lambda c: np.asarray(c.budgets, dtype=np.float64), scope="llm"),
+        Metric("gamma", "PORT / LP shadow price of one LLM's budget", "score/USD", None,
+               _info("gamma", np.ndarray), scope="llm"),
+        # ---- the LP bound (true features)
+        Metric("performance", "LP objective (upper bound on every router)", "score", True,
+               lambda b: b.result.objective, rows="lp-bound"),
+        Metric("dual_objective", "LP dual objective", "score", None,
+               lambda b: b.result.dual_objective, rows="lp-bound"),
+        Metric("gap", "relative primal-dual gap of the LP", "ratio", False,
+               lambda b: b.result.gap, rows="lp-bound"),
+        Metric("seconds", "LP solver wall time", "s", False, lambda b: b.result.seconds,
+               rows="lp-bound"),
+        Metric("gamma", "LP shadow price of one LLM's budget", "score/USD", None,
+               lambda b: np.asarray(b.result.gamma, dtype=float), scope="llm",
+               rows="lp-bound"),
+        Metric("budget", "budget of one LLM", "USD", None, lambda b: b.budgets, scope="llm",
+               rows="lp-bound"),
+        # ---- the MILP optimum (true features)
+        Metric("performance", "best integer objective found", "score", True,
+               lambda b: b.result.objective, rows="milp"),
+        Metric("bound", "proven upper bound on the integer optimum", "score", None,
+               lambda b: b.result.bound, rows="milp"),
+        Metric("gap", "proven relative gap between bound and solution", "ratio", False,
+               lambda b: b.result.gap, rows="milp"),
+        Metric("limit_hit", "1 when the node limit stopped the search", "flag", False,
+               lambda b: float(b.result.limit_hit), rows="milp"),
+        Metric("nodes", "branch-and-bound nodes explored", "nodes", None,
+               lambda b: float(b.result.nodes), rows="milp"),
+        Metric("seconds", "MILP solver wall time", "s", False, lambda b: b.result.seconds,
+               rows="milp"),
+)
+#: Each metric name's entry (a router's where a bound row reuses the name).
+METRICS: dict[str, Metric] = {}
+for _metric in REGISTRY:
+    METRICS.setdefault(_metric.name, _metric)
+
+
+def metrics_for(rows: Rows) -> list[Metric]:
+    """The metrics the rows of kind ``rows`` carry, in registry order."""
+    return [m for m in REGISTRY if m.rows == rows]
+
+
+def compute(rows: Rows, ctx: Any) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Every metric of kind ``rows`` that applies to ``ctx``: (whole-stream values, per-LLM
+    arrays), each in registry order."""
+    whole: dict[str, float] = {}
+    per_llm: dict[str, np.ndarray] = {}
+    for metric in metrics_for(rows):
+        value = metric.compute(ctx) if metric.compute is not None else None
+        if value is None:
+            continue
+        if metric.scope == "llm":
+            per_llm[metric.name] = np.asarray(value, dtype=np.float64)
+        else:
+            whole[metric.name] = float(value)
+    return whole, per_llm
+
+
+def table_columns() -> list[Metric]:
+    """The metrics that are table columns (a ``header``), in registry order."""
+    return [m for m in REGISTRY if m.rows == "router" and m.header]
+
+def outcome_metrics(
+    outcome: Outcome, perf: np.ndarray, cost: np.ndarray
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The replay metrics of one router against the TRUE ``perf`` (N, M) and ``cost`` (N, M,
+    USD): ``whole`` maps performance, cost (USD), ppc (see ``ppc``) and throughput (queries) to
+    floats; ``per_llm`` maps spend (USD) and served (queries) to (M,) arrays. The registry's
+    functions, without the references, the timing and the router's facts."""
+    perf = np.asarray(perf, dtype=np.float64)
+    cost = np.asarray(cost, dtype=np.float64)
+    shape = (outcome.n, outcome.m)
+    if perf.shape != shape or cost.shape != shape:
+        raise MetricsError(
+            f"perf {perf.shape} and cost {cost.shape} must both have the outcome's shape {shape}"
+        )
+    ctx = RouterContext(outcome, perf, cost, budgets=np.zeros(outcome.m))
+    whole, per_llm = compute("router", ctx)
+    keep = ("performance", "cost", "ppc", "throughput")
+    return {k: whole[k] for k in keep}, {k: per_llm[k] for k in ("spend", "served")}
 
 
 def mean_ci(frame: pd.DataFrame, by: list[str] | tuple[str, ...], value: str = "value",

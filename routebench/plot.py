@@ -1,7 +1,8 @@
 """The paper's figures from results folders, as PNG and SVG (matplotlib, headless Agg backend).
 
-Every figure uses one style (``STYLE``) and one fixed colour per router (``ROUTER_COLOURS``), so a
-router looks the same everywhere. Where a point has several seeds the figure shows its 95 %
+Every figure uses one style (``STYLE``) and one fixed colour per router (from
+``routebench.catalogue``, or the entry a run stored for a plug-in), so a router looks the same
+everywhere. Where a point has several seeds the figure shows its 95 %
 t-interval (error bars or a band). ``plot_runs`` picks the figures the given runs support, writes
 them with a ``figures.md`` index, and lists the figures it skipped and why.
 """
@@ -23,30 +24,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from routebench import io  # noqa: E402
-from routebench.config import ALL_ROUTERS, ONLINE_ROUTERS, ORACLE_ROUTERS  # noqa: E402
-from routebench.metrics import mean_ci  # noqa: E402
+from routebench import catalogue, io  # noqa: E402
+from routebench.metrics import METRICS, mean_ci  # noqa: E402
 from routebench.results import (  # noqa: E402
     Run,
     config_without,
     param_value,
-    router_label,
     t_interval,
 )
 
-#: One colour per router, used in every figure.
-ROUTER_COLOURS: dict[str, str] = {
-    "random": "#7f7f7f",
-    "greedy-perf": "#1f77b4",
-    "greedy-cost": "#ff7f0e",
-    "knn-perf": "#17becf",
-    "knn-cost": "#bcbd22",
-    "batch-split": "#2ca02c",
-    "port": "#d62728",
-    "approx-opt": "#9467bd",
-    "opt": "#000000",
-    "lp-bound": "#8c564b",
-}
 #: The shared look of every figure.
 STYLE: dict[str, object] = {
     "figure.dpi": 100,
@@ -81,30 +67,40 @@ SWEEPS: dict[str, tuple[tuple[str, ...], str]] = {
 #: Line styles of the oracles, drawn for reference beside the online routers.
 _ORACLE_STYLE = {"linestyle": "--", "alpha": 0.8}
 
-METRIC_LABELS = {
-    "performance": "performance (sum of scores)",
-    "ppc": "PPC (performance per USD)",
-    "throughput": "throughput (queries served)",
-    "cr_lp": "competitive ratio vs LP bound (%)",
-    "cost": "cost (USD)",
-}
-
-
 class PlotError(ValueError):
     """Figures that cannot be drawn from the given runs."""
 
 
-def colour(router: str) -> str:
-    return ROUTER_COLOURS.get(router, "#333333")
+Shown = dict[str, dict[str, object]]
+
+
+def shown(runs: Run | Sequence[Run]) -> Shown:
+    """How the runs' routers are shown (label, colour, kind), as their manifests stored it."""
+    out: Shown = {}
+    for run in [runs] if isinstance(runs, Run) else runs:
+        out.update(run.router_entries)
+    return out
+
+
+def colour(router: str, entries: Shown | None = None) -> str:
+    return catalogue.colour(router, entries)
+
+
+def _label(router: str, entries: Shown) -> str:
+    return catalogue.label(router, entries)
+
+
+def _is_oracle(router: str, entries: Shown) -> bool:
+    return catalogue.kind(router, entries) == "oracle"
 
 
 def _routers(runs: Sequence[Run]) -> list[str]:
     present = set().union(*(set(r.routers) for r in runs))
-    return [r for r in ALL_ROUTERS if r in present]
+    return catalogue.ordered(present, shown(runs))
 
 
-def _style(router: str) -> dict[str, object]:
-    return dict(_ORACLE_STYLE) if router in ORACLE_ROUTERS else {}
+def _style(router: str, entries: Shown) -> dict[str, object]:
+    return dict(_ORACLE_STYLE) if _is_oracle(router, entries) else {}
 
 
 # --------------------------------------------------------------------------- figures
@@ -112,6 +108,7 @@ def bar_figure(run: Run) -> Figure:
     """Performance, PPC and throughput per router, error bars = 95 % t-interval over seeds."""
     metrics = ("performance", "ppc", "throughput")
     routers = run.routers
+    entries = shown(run)
     stats = mean_ci(run.whole()[run.whole()["metric"].isin(metrics)], ["router", "metric"])
     idx = stats.set_index(["router", "metric"])
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
@@ -121,14 +118,14 @@ def bar_figure(run: Run) -> Figure:
                 continue
             r = idx.loc[(router, metric)]
             half = (r["ci_high"] - r["ci_low"]) / 2
-            ax.bar(x, r["mean"], color=colour(router), label=router_label(router),
+            oracle = _is_oracle(router, entries)
+            ax.bar(x, r["mean"], color=colour(router, entries), label=_label(router, entries),
                    yerr=half if np.isfinite(half) else None, capsize=3,
-                   hatch="//" if router in ORACLE_ROUTERS else None,
-                   edgecolor="white" if router not in ORACLE_ROUTERS else "#444444")
-        ax.set_xticks(range(len(routers)), [router_label(r) for r in routers], rotation=45,
+                   hatch="//" if oracle else None, edgecolor="#444444" if oracle else "white")
+        ax.set_xticks(range(len(routers)), [_label(r, entries) for r in routers], rotation=45,
                       ha="right")
         ax.set_title(metric.upper() if metric == "ppc" else metric.capitalize())
-        ax.set_ylabel(METRIC_LABELS[metric])
+        ax.set_ylabel(METRICS[metric].label)
         ax.set_xlabel("router")
     fig.suptitle(f"{run.dataset}: per-router results ({len(run.seeds)} seeds, "
                  "95 % CI; hatched = offline oracles)")
@@ -162,6 +159,7 @@ def param_figure(runs: Sequence[Run], param: str) -> Figure:
         order = ["weighted", "cost", "perf", "uniform"] + [f"extreme{k}" for k in range(1, 20)]
         xs = sorted(xs, key=lambda v: (order.index(v) if v in order else len(order), str(v)))
     pos = {v: i for i, v in enumerate(xs)}
+    entries = shown(runs)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     panels = (("cr_lp", 100.0, "Competitive ratio vs LP bound"), ("performance", 1.0,
                                                                    "Performance"))
@@ -174,23 +172,22 @@ def param_figure(runs: Sequence[Run], param: str) -> Figure:
             x = np.array([pos[v] if categorical else v for v in r["x"]], dtype=float)
             order_ = np.argsort(x)
             x, r = x[order_], r.iloc[order_]
-            kw = _style(router)
+            kw = _style(router, entries)
+            c, name = colour(router, entries), _label(router, entries)
             if categorical:
                 half = ((r["ci_high"] - r["ci_low"]) / 2).to_numpy()
                 ax.errorbar(x, r["mean"], yerr=np.where(np.isfinite(half), half, 0.0),
-                            color=colour(router), label=router_label(router), marker="o",
-                            capsize=3, **kw)
+                            color=c, label=name, marker="o", capsize=3, **kw)
             else:
-                ax.plot(x, r["mean"], color=colour(router), label=router_label(router),
-                        marker="o", **kw)
+                ax.plot(x, r["mean"], color=c, label=name, marker="o", **kw)
                 if np.isfinite(r["ci_low"]).any():
-                    ax.fill_between(x, r["ci_low"], r["ci_high"], color=colour(router),
-                                    alpha=0.15, linewidth=0)
+                    ax.fill_between(x, r["ci_low"], r["ci_high"], color=c, alpha=0.15,
+                                    linewidth=0)
         if categorical:
             ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, ha="right")
         ax.set_title(f"{title} vs {param.replace('_', ' ')}")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(METRIC_LABELS[metric])
+        ax.set_ylabel(METRICS[metric].label)
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     n_seeds = sorted({len(r.seeds) for r in runs})
     fig.suptitle(f"{runs[0].dataset}: sweep over {param.replace('_', ' ')} ({len(runs)} runs, "
@@ -201,28 +198,29 @@ def param_figure(runs: Sequence[Run], param: str) -> Figure:
 def orders_figure(run: Run) -> Figure:
     """Distribution of the competitive ratio vs the LP bound over the run's random arrival
     orders (one seed = one order): a box per router."""
-    routers = [r for r in run.routers if r in ONLINE_ROUTERS or r in ORACLE_ROUTERS]
+    routers = run.routers
+    entries = shown(run)
     data = [100.0 * run.values(r, "cr_lp") for r in routers]
     keep = [i for i, d in enumerate(data) if len(d)]
     routers, data = [routers[i] for i in keep], [data[i] for i in keep]
     fig, ax = plt.subplots(figsize=(8, 4))
     box = ax.boxplot(data, patch_artist=True, widths=0.6)
-    ax.set_xticks(range(1, len(routers) + 1), [router_label(r) for r in routers], rotation=45,
-                  ha="right")
+    ax.set_xticks(range(1, len(routers) + 1), [_label(r, entries) for r in routers],
+                  rotation=45, ha="right")
     for patch, router in zip(box["boxes"], routers, strict=True):
-        patch.set_facecolor(colour(router))
+        patch.set_facecolor(colour(router, entries))
         patch.set_alpha(0.7)
-        patch.set_label(router_label(router))
+        patch.set_label(_label(router, entries))
     ax.set_title(f"{run.dataset}: competitive ratio over {len(run.seeds)} random arrival orders")
     ax.set_xlabel("router")
-    ax.set_ylabel(METRIC_LABELS["cr_lp"])
+    ax.set_ylabel(METRICS["cr_lp"].label)
     return fig
 
 
 def best_baseline(run: Run) -> str | None:
     """The online router other than PORT with the highest mean performance."""
     means = {r: float(np.nanmean(run.values(r, "performance")))
-             for r in run.routers if r in ONLINE_ROUTERS and r != "port"
+             for r in run.online() if r != catalogue.REFERENCE
              and len(run.values(r, "performance"))}
     return max(means, key=means.__getitem__) if means else None
 
@@ -232,7 +230,8 @@ def spend_figure(run: Run) -> Figure:
     plots, from ``trace.parquet``), each LLM's budget as a dotted line."""
     if run.trace is None:
         raise PlotError(f"{run.path}: no trace.parquet")
-    routers = [r for r in ("port", best_baseline(run)) if r and r in set(run.trace["router"])]
+    routers = [r for r in (catalogue.REFERENCE, best_baseline(run))
+               if r and r in set(run.trace["router"])]
     if not routers:
         raise PlotError(f"{run.path}: trace.parquet has neither PORT nor a baseline")
     llms = list(dict.fromkeys(run.trace["llm"]))
@@ -251,8 +250,8 @@ def spend_figure(run: Run) -> Figure:
             ax.step(sel["position"], sel["spend"], where="post", color=c, label=llm)
             if llm in budget_of:
                 ax.axhline(budget_of[llm], color=c, linestyle=":", linewidth=1)
-        ax.set_title(f"{router_label(router)}: cumulative spend per LLM (seed {seed})",
-                     color=colour(router))
+        ax.set_title(f"{run.label(router)}: cumulative spend per LLM (seed {seed})",
+                     color=run.colour(router))
         ax.set_xlabel("position in stream (queries seen)")
         ax.set_ylabel("cumulative spend (USD)")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="LLM (dotted: budget)")
@@ -265,6 +264,7 @@ def cost_quality_figure(runs: Sequence[Run]) -> Figure:
     those points when the runs differ in budget."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     runs = sorted(runs, key=lambda r: float(r.config.get("budget", 0)))
+    entries = shown(runs)
     frontier = []
     for router in _routers(runs):
         pts = []
@@ -275,10 +275,10 @@ def cost_quality_figure(runs: Sequence[Run]) -> Figure:
         a = np.array(pts, dtype=float)
         xerr = np.where(np.isfinite(a[:, 2]), (a[:, 2] - a[:, 1]) / 2, 0.0)
         yerr = np.where(np.isfinite(a[:, 5]), (a[:, 5] - a[:, 4]) / 2, 0.0)
-        ax.errorbar(a[:, 0], a[:, 3], xerr=xerr, yerr=yerr, color=colour(router), marker="o",
-                    capsize=2, label=router_label(router),
+        ax.errorbar(a[:, 0], a[:, 3], xerr=xerr, yerr=yerr, color=colour(router, entries),
+                    marker="o", capsize=2, label=_label(router, entries),
                     linestyle="-" if len(runs) > 1 else "none",
-                    alpha=0.85 if router in ORACLE_ROUTERS else 1.0)
+                    alpha=0.85 if _is_oracle(router, entries) else 1.0)
     for run in runs:
         lp = run.values("lp-bound", "performance")
         spend = run.results[(run.results["router"] == "lp-bound")
@@ -292,7 +292,7 @@ def cost_quality_figure(runs: Sequence[Run]) -> Figure:
                 else "none", marker="*", markersize=10,
                 label="offline frontier: LP bound at the total budget")
     ax.set_xlabel("cost (USD)")
-    ax.set_ylabel(METRIC_LABELS["performance"])
+    ax.set_ylabel(METRICS["performance"].label)
     ax.set_title(f"{runs[0].dataset}: cost-quality plane ({len(runs)} run(s))")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

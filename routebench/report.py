@@ -20,13 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from routebench import io
-from routebench.config import ONLINE_ROUTERS, ORACLE_ROUTERS
-from routebench.metrics import METRICS
+from routebench import catalogue, io
+from routebench.metrics import Metric, table_columns
 from routebench.results import (
     Run,
     param_value,
-    router_label,
     summarise_run,
     varying_parameters,
 )
@@ -35,35 +33,10 @@ FORMATS: tuple[str, ...] = ("md", "csv", "tex")
 PM_TEX = "$\\pm$"
 
 
-@dataclass(frozen=True)
-class Column:
-    """One metric column: its header, whether bigger is better (None: not ranked), and how to
-    print it (``percent`` shows a ratio as %)."""
-
-    metric: str
-    header: str
-    higher_is_better: bool | None
-    digits: int
-    percent: bool = False
-    significant: bool = False
-
-
-def _better(metric: str) -> bool | None:
-    return METRICS[metric].higher_is_better if metric in METRICS else None
-
-
-#: The table's columns in order; the direction of "best" comes from the metrics registry.
-#: Cost is spent budget under a hard cap, not an objective of the paper's table: not ranked.
-COLUMNS: tuple[Column, ...] = (
-    Column("performance", "Performance", _better("performance"), 1),
-    Column("cost", "Cost (USD)", None, 4, significant=True),
-    Column("ppc", "PPC (perf/USD)", _better("ppc"), 0),
-    Column("throughput", "Throughput (queries)", _better("throughput"), 0),
-    Column("relative_performance", "Relative to C^_opt (%)", _better("relative_performance"), 1,
-           percent=True),
-    Column("cr_lp", "CR vs LP bound (%)", _better("cr_lp"), 1, percent=True),
-    Column("cr_milp", "CR vs MILP opt. (%)", _better("cr_milp"), 1, percent=True),
-)
+#: The table's columns, in order: the metric registry's entries with a header. Their
+#: ``ranked`` flag says which mark a best online router (cost is spent budget under a hard cap,
+#: not an objective of the paper's table: not ranked).
+COLUMNS: tuple[Metric, ...] = tuple(table_columns())
 #: The metrics of the PORT / baseline ratios (paper, abstract: 3.55x, 1.85x, 4.25x).
 HEADLINE_METRICS: tuple[str, ...] = ("performance", "ppc", "throughput")
 #: Parameters that always differ together with another one and are shown through it.
@@ -88,7 +61,7 @@ class RunReport:
 
     run: Run
     routers: list[str]
-    columns: list[Column]
+    columns: list[Metric]
     stats: pd.DataFrame
     bounds: pd.DataFrame
     ratios: pd.DataFrame
@@ -103,15 +76,15 @@ def build_run_report(run: Run) -> RunReport:
     summary = _summary(run)
     routers = run.routers
     present = set(summary["metric"])
-    columns = [c for c in COLUMNS if c.metric in present]
+    columns = [c for c in COLUMNS if c.name in present]
     stats = summary[summary["router"].isin(routers)
-                    & summary["metric"].isin([c.metric for c in columns])].copy()
+                    & summary["metric"].isin([c.name for c in columns])].copy()
     stats["best"] = False
-    online = stats["router"].isin(ONLINE_ROUTERS)
+    online = stats["router"].isin(run.online())
     for col in columns:
-        if col.higher_is_better is None:
+        if not col.ranked:
             continue
-        sel = online & (stats["metric"] == col.metric) & np.isfinite(stats["mean"])
+        sel = online & (stats["metric"] == col.name) & np.isfinite(stats["mean"])
         if not sel.any():
             continue
         means = stats.loc[sel, "mean"]
@@ -120,8 +93,9 @@ def build_run_report(run: Run) -> RunReport:
     bounds = summary[summary["router"].isin(["lp-bound", "milp"])].copy()
 
     ratio_rows = []
-    if "port" in routers:
-        baselines = [r for r in ONLINE_ROUTERS if r != "port" and r in routers]
+    ref = catalogue.REFERENCE
+    if ref in routers:
+        baselines = [r for r in run.online() if r != ref]
         mean_of = stats.set_index(["router", "metric"])["mean"]
         for metric in HEADLINE_METRICS:
             if ("port", metric) not in mean_of.index:
@@ -140,7 +114,7 @@ def build_run_report(run: Run) -> RunReport:
 
 
 # --------------------------------------------------------------------------- formatting
-def format_cell(col: Column, mean: float, low: float, high: float, n: int = 2) -> str:
+def format_cell(col: Metric, mean: float, low: float, high: float, n: int = 2) -> str:
     """``mean ± half-width`` in the column's units; just the mean for one seed (``n``)."""
     if not np.isfinite(mean):
         return "n/a"
@@ -161,8 +135,8 @@ def _cells(rep: RunReport) -> list[list[tuple[str, bool]]]:
     for router in rep.routers:
         row = []
         for col in rep.columns:
-            if (router, col.metric) in idx.index:
-                r = idx.loc[(router, col.metric)]
+            if (router, col.name) in idx.index:
+                r = idx.loc[(router, col.name)]
                 row.append((format_cell(col, r["mean"], r["ci_low"], r["ci_high"], r["n_seeds"]),
                             bool(r["best"])))
             else:
@@ -191,7 +165,7 @@ def _describe(run: Run) -> str:
 def _bound_lines(rep: RunReport) -> list[str]:
     b = rep.bounds.set_index(["router", "metric"]) if not rep.bounds.empty else None
     lines = []
-    lp_col = Column("performance", "", None, 2)
+    lp_col = Metric("performance", "", "score", True, digits=2)
     if b is not None and ("lp-bound", "performance") in b.index:
         r = b.loc[("lp-bound", "performance")]
         lines.append(
@@ -245,11 +219,11 @@ def _limit_lines(rep: RunReport) -> list[str]:
 
 def _ratio_table(rep: RunReport) -> tuple[list[str], list[list[str]]]:
     wide = rep.ratios.pivot(index="baseline", columns="metric", values="ratio")
-    order = [b for b in ONLINE_ROUTERS if b in wide.index] + ["mean"]
+    order = [b for b in rep.run.online() if b in wide.index] + ["mean"]
     header = ["PORT / baseline"] + [m for m in HEADLINE_METRICS if m in wide.columns]
     rows = []
     for b in order:
-        label = "mean over baselines" if b == "mean" else router_label(b)
+        label = "mean over baselines" if b == "mean" else rep.run.label(b)
         rows.append([label] + [f"{wide.loc[b, m]:.2f}x" for m in header[1:]])
     return header, rows
 
@@ -260,7 +234,7 @@ def run_markdown(rep: RunReport, level: int = 2) -> str:
     header = ["Router"] + [c.header for c in rep.columns]
     rows = []
     for router, cells in zip(rep.routers, _cells(rep), strict=True):
-        rows.append([router_label(router)] + [f"**{t}**" if best else t for t, best in cells])
+        rows.append([rep.run.label(router)] + [f"**{t}**" if best else t for t, best in cells])
     lines = [f"{h} {rep.run.key}", "", _describe(rep.run), ""]
     lines += _md_table(header, rows)
     lines += ["", "Bold: best online router per column (the oracles C^_opt and C_opt are "
@@ -298,10 +272,11 @@ def run_latex(rep: RunReport) -> str:
         " & ".join(["Router"] + [_tex_escape(c.header) for c in rep.columns]) + " \\\\",
         "\\midrule",
     ]
+    first_oracle = next((r for r in rep.routers if rep.run.kind(r) == "oracle"), None)
     for router, cells in zip(rep.routers, _cells(rep), strict=True):
-        if router == ORACLE_ROUTERS[0]:
+        if router == first_oracle:
             lines.append("\\midrule")
-        lines.append(" & ".join([_tex_escape(router_label(router))]
+        lines.append(" & ".join([_tex_escape(rep.run.label(router))]
                                 + [_tex_cell(t, b) for t, b in cells]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     caption = _describe(rep.run).replace("`", "") + " Bold: best online router. " + " ".join(
@@ -350,16 +325,16 @@ def combined_frame(reports: Sequence[RunReport]) -> tuple[list[str], pd.DataFram
 def combined_markdown(reports: Sequence[RunReport]) -> str:
     """Markdown table over several runs: a row per parameter value and router."""
     params, frame = combined_frame(reports)
-    columns = [c for c in COLUMNS if c.metric in set(frame["metric"])]
+    columns = [c for c in COLUMNS if c.name in set(frame["metric"])]
     header = params + ["Router"] + [c.header for c in columns]
     rows = []
     idx = frame.set_index(["run_key", "router", "metric"])
     for rep in sorted(reports, key=lambda r: tuple(_sort_key(param_value(r.run, p))
                                                    for p in params)):
         for router in rep.routers:
-            row = [str(param_value(rep.run, p)) for p in params] + [router_label(router)]
+            row = [str(param_value(rep.run, p)) for p in params] + [rep.run.label(router)]
             for col in columns:
-                key = (rep.run.key, router, col.metric)
+                key = (rep.run.key, router, col.name)
                 if key in idx.index:
                     r = idx.loc[key]
                     row.append(format_cell(col, r["mean"], r["ci_low"], r["ci_high"], r["n_seeds"]))
@@ -451,3 +426,12 @@ def write_report(report: Report, out_dir: str | os.PathLike[str],
     out = Path(out_dir)
     render = {"md": report.markdown, "csv": report.csv, "tex": report.latex}
     return [io.write_text(out / f"report.{fmt}", render[fmt]()) for fmt in formats]
+
+
+def write_run_summary(run_dir: str | os.PathLike[str]) -> Path:
+    """Write ``summary.md`` (the run's table, bounds and ratios in Markdown) into a finished
+    run folder; its path."""
+    from routebench.results import load_run
+
+    run = load_run(run_dir)
+    return io.write_text(run.path / "summary.md", run_markdown(build_run_report(run), level=1))

@@ -1,15 +1,23 @@
-"""Reading results folders: the one loader that report, plot and sweep share.
+"""Results folders, both ways: the run store that ``simulate`` writes through and the one loader
+that report, plot and sweep share.
 
-A run folder (``results/<run-key>/``, see ``docs/CONTRACTS.md``) holds ``manifest.json`` (written
-last, so its presence means the run finished), ``results.parquet`` (long format: ``router``,
-``seed``, ``metric``, ``llm``, ``value``), optionally ``trace.parquet`` (cumulative spend in USD
-along the stream) and ``summary.csv``. A sweep folder holds ``sweep.json`` listing its run folders.
+A run folder (``results/<run-key>/``, see ``docs/CONTRACTS.md``; the key is
+``SimConfig.run_key()``) holds ``config.json`` (written when the run starts), ``seeds/`` (one
+``<seed>.parquet`` and ``<seed>.trace.parquet`` per finished seed, so an interrupted run
+resumes), and, once every seed is done, ``results.parquet`` (long format: ``router``, ``seed``,
+``metric``, ``llm``, ``value``), ``trace.parquet`` (cumulative spend in USD along the stream),
+``summary.csv`` and last ``manifest.json``, whose presence means the run finished. A run that
+stopped before its first seed finished leaves no folder. A sweep folder holds ``sweep.json``
+listing its run folders.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import os
+import shutil
+import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from routebench import io
-from routebench.config import ALL_ROUTERS, ConfigError, SimConfig, from_stored
+from routebench import catalogue, io
+from routebench.config import ConfigError, SimConfig, from_stored
 from routebench.errors import ParamError
 
 MANIFEST_FILE = "manifest.json"
@@ -28,6 +36,8 @@ RESULTS_FILE = "results.parquet"
 TRACE_FILE = "trace.parquet"
 SUMMARY_FILE = "summary.csv"
 SWEEP_FILE = "sweep.json"
+CONFIG_FILE = "config.json"
+SEEDS_DIR = "seeds"
 
 RESULTS_COLUMNS = ("router", "seed", "metric", "llm", "value")
 TRACE_COLUMNS = ("router", "seed", "position", "llm", "spend")
@@ -57,6 +67,18 @@ class Run:
         """Every ``SimConfig`` field of the run, as stored in the manifest."""
         return dict(self.manifest.get("config", {}))
 
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The run's parameters as tables and sweeps name them: the config with each router
+        parameter as ``ROUTER.PARAM`` (``port.eps``) in place of the ``router_params`` map."""
+        out = self.config
+        nested = out.pop("router_params", None)
+        if isinstance(nested, dict):
+            for router, params in nested.items():
+                if isinstance(params, dict):
+                    out.update({f"{router}.{k}": v for k, v in params.items()})
+        return out
+
     @cached_property
     def sim_config(self) -> SimConfig:
         """The run's ``SimConfig`` (fields of other routebench versions ignored; checked when
@@ -76,10 +98,32 @@ class Run:
         return sorted(int(s) for s in self.results["seed"].unique())
 
     @property
+    def router_entries(self) -> dict[str, dict[str, Any]]:
+        """How the run's routers are shown (label, colour, kind), as simulate stored them."""
+        stored = self.manifest.get("routers")
+        return stored if isinstance(stored, dict) else {}
+
+    @property
     def routers(self) -> list[str]:
-        """Routers present in the results (online routers and oracles), in table order."""
-        present = set(self.results["router"])
-        return [r for r in ALL_ROUTERS if r in present]
+        """Routers present in the results (online routers and oracles; not the bounds), in
+        display order (``routebench.catalogue``)."""
+        stored = self.router_entries
+        present = [r for r in pd.unique(self.results["router"])
+                   if catalogue.kind(r, stored) != "bound"]
+        return catalogue.ordered(present, stored)
+
+    def online(self) -> list[str]:
+        """The run's online routers, in display order."""
+        return [r for r in self.routers if self.kind(r) == "online"]
+
+    def label(self, router: str) -> str:
+        return catalogue.label(router, self.router_entries)
+
+    def colour(self, router: str) -> str:
+        return catalogue.colour(router, self.router_entries)
+
+    def kind(self, router: str) -> str:
+        return catalogue.kind(router, self.router_entries)
 
     @property
     def llms(self) -> list[str]:
@@ -124,6 +168,106 @@ def summarise_run(run: Run) -> pd.DataFrame:
     from routebench.metrics import summarise
 
     return summarise(run.whole())
+
+
+# --------------------------------------------------------------------------- writing
+def git_commit() -> str:
+    """The commit of the routebench checkout in use, or "unknown" when routebench is installed
+    (from a wheel, possibly inside some other git repository, whose commit must not be
+    recorded)."""
+    package = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "HEAD"],
+                             capture_output=True, text=True, timeout=5, cwd=package)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != package.parent:
+        return "unknown"
+    return lines[1]
+
+
+def versions() -> dict[str, str]:
+    """Versions of routebench and of the libraries behind its numbers."""
+    out = {}
+    for pkg in ("routebench", "numpy", "scipy", "pandas", "pyarrow", "faiss-cpu", "highspy",
+                "scikit-learn", "numba"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+@dataclass(frozen=True)
+class RunStore:
+    """The folder of one run, ``results_root / config.run_key()``, and how it is written:
+    ``begin`` (config.json and seeds/), ``store_seed`` per finished seed, ``finish`` (the
+    combined results, the summary and the manifest, last), ``discard_if_empty`` after a run
+    that stopped before any seed finished. Every file is written atomically."""
+
+    results_root: Path
+    config: SimConfig
+
+    @property
+    def path(self) -> Path:
+        return Path(self.results_root) / self.config.run_key()
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.path / SEEDS_DIR
+
+    def is_finished(self) -> bool:
+        return is_run_dir(self.path)
+
+    def finished_seeds(self) -> list[int]:
+        """The run's seeds whose results are stored (in config order)."""
+        return [s for s in self.config.seeds if (self.seeds_dir / f"{s}.parquet").is_file()]
+
+    def remove(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+    def begin(self) -> bool:
+        """Create the folder and write ``config.json``; whether the folder is new."""
+        created = not self.path.exists()
+        self.seeds_dir.mkdir(parents=True, exist_ok=True)
+        io.write_json(self.path / CONFIG_FILE, self.config.key_fields())
+        return created
+
+    def store_seed(self, seed: int, frame: pd.DataFrame, trace: pd.DataFrame) -> None:
+        """One finished seed: its trace first, then its results (whose presence marks it
+        done)."""
+        io.write_with(self.seeds_dir / f"{seed}.trace.parquet",
+                      lambda p: trace.to_parquet(p, index=False))
+        io.write_with(self.seeds_dir / f"{seed}.parquet",
+                      lambda p: frame.to_parquet(p, index=False))
+
+    def discard_if_empty(self) -> None:
+        """Remove the folder when no seed finished (nothing a reader could mistake for a run)."""
+        if not any(self.seeds_dir.glob("*.parquet")):
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def finish(self, manifest: dict[str, Any]) -> Run:
+        """Combine the stored seeds into ``results.parquet``, ``trace.parquet`` (first seed) and
+        ``summary.csv``, then write ``manifest.json`` (``manifest`` plus the run key, config,
+        seeds, git commit and versions), which marks the run finished."""
+        from routebench.metrics import summarise
+
+        seeds = self.config.seeds
+        results = pd.concat([pd.read_parquet(self.seeds_dir / f"{s}.parquet") for s in seeds],
+                            ignore_index=True)
+        trace = pd.read_parquet(self.seeds_dir / f"{seeds[0]}.trace.parquet")
+        summary = summarise(results[results["llm"] == ""])
+        io.write_with(self.path / RESULTS_FILE, lambda p: results.to_parquet(p, index=False))
+        io.write_with(self.path / TRACE_FILE, lambda p: trace.to_parquet(p, index=False))
+        io.write_with(self.path / SUMMARY_FILE, lambda p: summary.to_csv(p, index=False))
+        manifest = {"run_key": self.config.run_key(), "config": self.config.key_fields(),
+                    "git_commit": git_commit(), "versions": versions(),
+                    "seeds_done": list(seeds), **manifest}
+        io.write_json(self.path / MANIFEST_FILE, manifest)  # last: marks the run finished
+        return Run(path=self.path, manifest=manifest, results=results, trace=trace,
+                   summary=summary)
 
 
 # --------------------------------------------------------------------------- loading
@@ -305,35 +449,20 @@ def _canonical(value: Any) -> Any:
 def varying_parameters(runs: Sequence[Run], ignore: Iterable[str] = ()) -> list[str]:
     """Config fields whose values differ between ``runs`` (sorted), ignoring ``ignore``."""
     skip = set(ignore)
-    keys = sorted({k for r in runs for k in r.config} - skip)
-    return [k for k in keys if len({_canonical(r.config.get(k)) for r in runs}) > 1]
+    keys = sorted({k for r in runs for k in r.parameters} - skip)
+    return [k for k in keys if len({_canonical(r.parameters.get(k)) for r in runs}) > 1]
 
 
 def config_without(run: Run, names: Iterable[str]) -> tuple[Any, ...]:
     """A hashable view of the run's config with the fields ``names`` left out: runs that share
     it differ only in those fields."""
     skip = set(names)
-    return tuple(sorted((k, _canonical(v)) for k, v in run.config.items() if k not in skip))
+    return tuple(sorted((k, _canonical(v)) for k, v in run.parameters.items() if k not in skip))
 
 
-#: Display names of routers and bound pseudo-routers, as the paper writes them.
-ROUTER_LABELS: dict[str, str] = {
-    "random": "Random",
-    "greedy-perf": "Greedy-Perf",
-    "greedy-cost": "Greedy-Cost",
-    "knn-perf": "KNN-Perf",
-    "knn-cost": "KNN-Cost",
-    "batch-split": "BatchSplit",
-    "port": "PORT",
-    "approx-opt": "Approx Optimum (C^_opt)",
-    "opt": "Optimum (C_opt)",
-    "lp-bound": "LP bound",
-    "milp": "MILP optimum",
-}
-
-
-def router_label(router: str) -> str:
-    return ROUTER_LABELS.get(router, router)
+def router_label(router: str, run: Run | None = None) -> str:
+    """How tables and figures name ``router`` (the label a run stored for a plug-in)."""
+    return run.label(router) if run is not None else catalogue.label(router)
 
 
 def n_llms(run: Run) -> int:
@@ -343,8 +472,9 @@ def n_llms(run: Run) -> int:
 
 def param_value(run: Run, param: str) -> Any:
     """The value of one config field as tables and plots show it: ``models`` as the number of
-    LLMs, ``split`` with its k for the extreme split, lists as comma-joined text."""
-    cfg = run.config
+    LLMs, ``split`` with its k for the extreme split, lists as comma-joined text; a router
+    parameter is named ``ROUTER.PARAM``."""
+    cfg = run.parameters
     if param == "models":
         return n_llms(run)
     if param == "split" and cfg.get("split") == "extreme":

@@ -1,5 +1,5 @@
 """Online routers: PORT (Wu & Silwal, NeurIPS 2025, Algorithm 1) and the baselines of PORT.md
-section 5.
+section 5, and the router catalogue that ``simulate`` runs them from.
 
 Every router sees only estimates (``perf_hat`` d^_ij, ``cost_hat`` g^_ij in USD, from the k-NN
 search over the historical set), the per-LLM budgets ``B`` (USD) and its own seeded
@@ -10,34 +10,56 @@ the serve-or-drop replay (``routebench.engine``) runs once afterwards, identical
 Names follow the paper: ``eps`` (fraction of the stream in PORT's learning phase), ``alpha``
 (performance scale in PORT's objective), ``gamma`` (per-LLM budget shadow prices).
 
-Use ``make_router(name, **params)``; ``router.route(stream, rng)`` returns the choices and leaves
-router-specific facts (PORT's fitted ``gamma``, ...) in ``router.info``.
+**A router class declares everything the harness needs** (``Router``): ``name``; ``label`` and
+``colour`` (built-ins take theirs from ``routebench.catalogue``); ``stream``, the named random
+stream it draws from (``routebench.seeding``; None for a deterministic router); ``needs_exact``,
+whether it reads exact k-NN estimates; and ``Params``, a frozen dataclass of its parameters
+with defaults, whose ``__post_init__`` checks ranges (types are checked from the annotations).
+Adding a router is one class; ``register_router`` adds it to the catalogue at run time, and
+``simulate`` also finds plug-ins by ``module:Class`` or through the entry-point group
+``routebench.routers``. ``make_router(name, **params)`` builds one; ``router.route(stream,
+rng)`` returns the choices and leaves router-specific facts (PORT's fitted ``gamma``, ...) in
+``router.info``.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numba
 import numpy as np
 import scipy.optimize
 import scipy.sparse
 
+from routebench import catalogue, params
+from routebench.errors import ParamError
 from routebench.oracle import solve_milp
 
 DROP = -1
 #: The solvers PORT can use for gamma: the public code's L-BFGS-B, or an exact LP.
-GAMMA_SOLVERS: tuple[str, ...] = ("lbfgsb", "lp")
+GAMMA_SOLVERS = catalogue.GAMMA_SOLVERS
 #: Rows per block when scoring a long stream, to bound temporary memory (queries).
 _CHUNK = 1 << 16
 
 
 class RouterError(ValueError):
     """A bad router name, parameter or input."""
+
+
+class RouterParamError(ParamError, RouterError):
+    """A router parameter of the wrong type or out of range; ``param`` is ``router.name``
+    (e.g. ``port.eps``)."""
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a router that has none."""
 
 
 # --------------------------------------------------------------------------- input
@@ -121,21 +143,48 @@ def _need_rng(rng: np.random.Generator | None, router: str) -> np.random.Generat
 
 # --------------------------------------------------------------------------- base class
 class Router(ABC):
-    """One online router. Subclasses set ``name`` and implement ``_route``."""
+    """One online router. Subclasses set ``name`` (and the other class attributes below when
+    they differ from the defaults) and implement ``_route``; ``self.p`` holds their ``Params``.
+    """
 
+    #: The router's name in configs and results.
     name: ClassVar[str]
+    #: How tables and figures show it; None: the catalogue's entry (built-ins) or ``name``.
+    label: ClassVar[str | None] = None
+    #: Its colour in every figure (hex); None: the catalogue's, or a stable fallback.
+    colour: ClassVar[str | None] = None
+    #: The named random stream it draws from (``routebench.seeding.stream_rng``), or None when
+    #: it draws none. A name outside ``seeding.STREAMS`` gets a stream of its own.
+    stream: ClassVar[str | None] = None
+    #: Whether it reads the exact k-NN estimates (``StreamInput.exact()``).
+    needs_exact: ClassVar[bool] = False
+    #: Its parameters: a frozen dataclass with defaults that checks ranges in __post_init__.
+    Params: ClassVar[type] = NoParams
 
-    def __init__(self) -> None:
+    def __init__(self, **values: Any) -> None:
+        self.p = params.build(self.Params, values, prefix=f"{self.name}.",
+                              error=RouterParamError)
         self.info: dict[str, Any] = {}
 
     def params(self) -> dict[str, Any]:
-        """The router's parameters (for manifests)."""
-        return {}
+        """The router's parameters, every one of them (for manifests)."""
+        return asdict(self.p)
+
+    @classmethod
+    def entry(cls, name: str | None = None) -> catalogue.Entry:
+        """How results show this router (stored in each run's manifest); ``name`` is the name
+        the run knows it by (a plug-in's ``module:Class``), default ``cls.name``."""
+        name = name or cls.name
+        base = catalogue.entry(cls.name)
+        return catalogue.Entry(name, cls.label or base.label, cls.colour or base.colour,
+                               "online")
 
     def route(self, stream: StreamInput, rng: np.random.Generator | None = None) -> np.ndarray:
         """Decisions for the whole stream: int64 (N,), LLM index or -1 (drop)."""
         if not isinstance(stream, StreamInput):
             raise RouterError(f"route() needs a StreamInput, got {type(stream).__name__}")
+        if self.stream is not None:
+            _need_rng(rng, self.name)
         self.info = {}
         choices = np.asarray(self._route(stream, rng), dtype=np.int64)
         if choices.shape != (stream.n,):
@@ -298,75 +347,24 @@ def port_decide(perf_hat_row: np.ndarray, cost_hat_row: np.ndarray, gamma: np.nd
     return int(scores.argmax())
 
 
-class NeighbourSearch(Protocol):
-    """A k-nearest-neighbour search over the historical queries (``routebench.index``'s
-    ``BuiltIndex`` and ``ExactSearcher`` are ones): ids are history row positions, -1 for a
-    missing neighbour, rows sorted by (-score, id)."""
+@dataclass(frozen=True)
+class PortParams:
+    """PORT's parameters (the paper's names): ``eps`` the fraction of the stream in the learning
+    phase, ``alpha`` the performance scale in the objective, ``gamma_solver`` how gamma is fitted
+    (``lbfgsb``: the public code's L-BFGS-B; ``lp``: the exact sample dual)."""
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    eps: float = 0.025
+    alpha: float = 1e-4
+    gamma_solver: str = "lbfgsb"
 
-
-class OnlinePort:
-    """PORT serving live traffic after its learning phase: query vector -> k-NN search ->
-    neighbour means d^, g^ -> argmax_i (alpha d^_i - gamma_i g^_i).
-
-    The estimates are the same arithmetic as ``routebench.estimate.estimate`` (plain means over
-    the neighbours found, the history mean when none is found) and the decisions the same as
-    ``port_decisions``, so a stream routed here, one query or a batch at a time, gets the
-    decisions ``simulate`` computes for it. The history's performance and USD costs are stacked
-    once, so a single query costs one search, one gather of k rows and one M-way argmax.
-    ``searcher``: a ``NeighbourSearch``; ``hist_perf`` / ``hist_cost``: float64 (H, M), row h =
-    history position h (costs in USD); ``gamma``: (M,) fitted prices; ``top_k``: neighbours.
-    """
-
-    def __init__(self, searcher: NeighbourSearch, hist_perf: np.ndarray, hist_cost: np.ndarray,
-                 gamma: np.ndarray, alpha: float = 1e-4, top_k: int = 5) -> None:
-        hist_perf = np.asarray(hist_perf, dtype=np.float64)
-        hist_cost = np.asarray(hist_cost, dtype=np.float64)
-        if hist_perf.ndim != 2 or hist_perf.shape != hist_cost.shape or hist_perf.shape[0] == 0:
-            raise RouterError(
-                f"OnlinePort: hist_perf {hist_perf.shape} and hist_cost {hist_cost.shape} must "
-                "both be non-empty H x M matrices"
-            )
-        gamma = np.asarray(gamma, dtype=np.float64)
-        if gamma.shape != (hist_perf.shape[1],):
-            raise RouterError(
-                f"OnlinePort: gamma must have shape ({hist_perf.shape[1]},), got {gamma.shape}"
-            )
-        if not (math.isfinite(alpha) and alpha > 0):
-            raise RouterError(f"OnlinePort: alpha must be a finite number > 0, got {alpha!r}")
-        if int(top_k) < 1:
-            raise RouterError(f"OnlinePort: top_k must be at least 1, got {top_k}")
-        self.searcher = searcher
-        self.m = hist_perf.shape[1]
-        self.gamma, self.alpha = gamma, float(alpha)
-        self.k = min(int(top_k), hist_perf.shape[0])
-        self._both = np.ascontiguousarray(np.concatenate([hist_perf, hist_cost], axis=1))
-        self._fallback = self._both.mean(axis=0)
-        from routebench.estimate import neighbour_means  # the estimate module imports FAISS
-
-        self._means = neighbour_means
-
-    def neighbour_means(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(perf_hat, cost_hat), each (n, M), from neighbour ids (n, k): means over the valid
-        ids, the whole history's mean for a row with none (USD for cost_hat)."""
-        block = self._means(self._both, self._fallback, ids)
-        return block[:, : self.m], block[:, self.m :]
-
-    def estimate(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(perf_hat, cost_hat) of query vectors (n, D) float32 unit rows."""
-        _, ids = self.searcher.search(np.atleast_2d(vectors), self.k)
-        return self.neighbour_means(ids)
-
-    def route(self, vectors: np.ndarray) -> np.ndarray:
-        """int64 (n,): PORT's decision for each query vector (a batch)."""
-        perf_hat, cost_hat = self.estimate(vectors)
-        return port_decisions(perf_hat, cost_hat, self.gamma, self.alpha)
-
-    def route_one(self, vector: np.ndarray) -> int:
-        """PORT's decision (LLM index) for one query vector (D,)."""
-        perf_hat, cost_hat = self.estimate(vector.reshape(1, -1))
-        return port_decide(perf_hat[0], cost_hat[0], self.gamma, self.alpha)
+    def __post_init__(self) -> None:
+        if not 0 < self.eps < 1:
+            raise ParamError("eps", f"must lie in (0, 1), got {self.eps!r}")
+        if not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise ParamError("alpha", f"must be a finite number > 0, got {self.alpha!r}")
+        if self.gamma_solver not in GAMMA_SOLVERS:
+            raise ParamError("gamma_solver", f"unknown gamma solver {self.gamma_solver!r}; "
+                             f"valid: {', '.join(GAMMA_SOLVERS)}")
 
 
 class PortRouter(Router):
@@ -376,28 +374,16 @@ class PortRouter(Router):
     (F at gamma), ``solver``, ``success``, ``message``."""
 
     name = "port"
-
-    def __init__(self, eps: float = 0.025, alpha: float = 1e-4, gamma_solver: str = "lbfgsb"):
-        super().__init__()
-        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
-            raise RouterError(f"PORT eps must lie in (0, 1), got {eps!r}")
-        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
-            raise RouterError(f"PORT alpha must be a finite number > 0, got {alpha!r}")
-        if gamma_solver not in GAMMA_SOLVERS:
-            raise RouterError(
-                f"unknown gamma solver {gamma_solver!r}; valid: {', '.join(GAMMA_SOLVERS)}"
-            )
-        self.eps, self.alpha, self.gamma_solver = float(eps), float(alpha), gamma_solver
-
-    def params(self) -> dict[str, Any]:
-        return {"eps": self.eps, "alpha": self.alpha, "gamma_solver": self.gamma_solver}
+    stream = "port_learning"
+    Params = PortParams
 
     def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray:
         rng = _need_rng(rng, self.name)
         n, m = stream.n, stream.m
         if n == 0:
             raise RouterError("PORT needs a non-empty stream")
-        n_learn = learning_size(n, self.eps)
+        p = self.p
+        n_learn = learning_size(n, p.eps)
         choices = np.empty(n, dtype=np.int64)
         # Option M of M + 1 is "drop", as in the public code's randint(0, M + 1).
         draws = rng.integers(0, m + 1, size=n_learn)
@@ -406,12 +392,12 @@ class PortRouter(Router):
             stream.perf_hat[:n_learn],
             stream.cost_hat[:n_learn],
             stream.budgets,
-            self.eps,
-            self.alpha,
-            self.gamma_solver,
+            p.eps,
+            p.alpha,
+            p.gamma_solver,
         )
         choices[n_learn:] = port_decisions(
-            stream.perf_hat[n_learn:], stream.cost_hat[n_learn:], fit.gamma, self.alpha
+            stream.perf_hat[n_learn:], stream.cost_hat[n_learn:], fit.gamma, p.alpha
         )
         self.info = {
             "gamma": fit.gamma,
@@ -429,6 +415,7 @@ class RandomRouter(Router):
     """Uniform over the M LLMs (never drops)."""
 
     name = "random"
+    stream = "random_router"
 
     def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray:
         return _need_rng(rng, self.name).integers(0, stream.m, size=stream.n)
@@ -438,10 +425,9 @@ class GreedyPerfRouter(Router):
     """argmax_i d^_ij on the ANNS estimates (ties -> lowest index)."""
 
     name = "greedy-perf"
-    exact: ClassVar[bool] = False
 
     def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray:
-        perf_hat = stream.exact()[0] if self.exact else stream.perf_hat
+        perf_hat = stream.exact()[0] if self.needs_exact else stream.perf_hat
         return perf_hat.argmax(axis=1)
 
 
@@ -483,10 +469,9 @@ class GreedyCostRouter(Router):
     """The LLM with the largest remaining estimated budget (not "the cheapest LLM")."""
 
     name = "greedy-cost"
-    exact: ClassVar[bool] = False
 
     def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray:
-        cost_hat = stream.exact()[1] if self.exact else stream.cost_hat
+        cost_hat = stream.exact()[1] if self.needs_exact else stream.cost_hat
         return greedy_cost_choices(cost_hat, stream.budgets)
 
 
@@ -494,14 +479,14 @@ class KnnPerfRouter(GreedyPerfRouter):
     """Greedy-Perf on exact k-NN estimates."""
 
     name = "knn-perf"
-    exact = True
+    needs_exact = True
 
 
 class KnnCostRouter(GreedyCostRouter):
     """Greedy-Cost on exact k-NN estimates."""
 
     name = "knn-cost"
-    exact = True
+    needs_exact = True
 
 
 #: BatchSplit's default branch-and-bound node limit per batch (``solve_milp(node_limit=...)``),
@@ -513,6 +498,25 @@ class KnnCostRouter(GreedyCostRouter):
 #: in the root and 5-20 ms per node without closing its gap, so 100 nodes keep every seed within
 #: the former 10 s (200 would not).
 DEFAULT_BATCH_NODE_LIMIT: int = 100
+
+
+@dataclass(frozen=True)
+class BatchSplitParams:
+    """BatchSplit's parameters: ``batch_size`` queries per batch; ``node_limit`` the
+    branch-and-bound nodes of each batch's solve (deterministic: never a wall-clock limit);
+    ``mip_rel_gap`` HiGHS' relative optimality tolerance."""
+
+    batch_size: int = 256
+    node_limit: int = DEFAULT_BATCH_NODE_LIMIT
+    mip_rel_gap: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ParamError("batch_size", f"must be an integer >= 1, got {self.batch_size!r}")
+        if self.node_limit < 1:
+            raise ParamError("node_limit", f"must be an integer >= 1, got {self.node_limit!r}")
+        if not 0 <= self.mip_rel_gap < 1:
+            raise ParamError("mip_rel_gap", f"must lie in [0, 1), got {self.mip_rel_gap!r}")
 
 
 class BatchSplitRouter(Router):
@@ -527,37 +531,19 @@ class BatchSplitRouter(Router):
     their routes are deterministic but may fall short of the batch optimum)."""
 
     name = "batch-split"
-
-    def __init__(self, batch_size: int = 256, node_limit: int = DEFAULT_BATCH_NODE_LIMIT,
-                 mip_rel_gap: float = 1e-3):
-        super().__init__()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise RouterError(f"batch-split batch_size must be an integer >= 1, got {batch_size!r}")
-        if isinstance(node_limit, bool) or not isinstance(node_limit, (int, np.integer)) \
-                or node_limit < 1:
-            raise RouterError(f"batch-split node_limit must be an integer >= 1, got {node_limit!r}")
-        if not 0 <= mip_rel_gap < 1:
-            raise RouterError(f"batch-split mip_rel_gap must lie in [0, 1), got {mip_rel_gap!r}")
-        self.batch_size = int(batch_size)
-        self.node_limit = int(node_limit)
-        self.mip_rel_gap = float(mip_rel_gap)
-
-    def params(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size, "node_limit": self.node_limit,
-                "mip_rel_gap": self.mip_rel_gap}
+    Params = BatchSplitParams
 
     def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray:
         n, m = stream.n, stream.m
         choices = np.full(n, DROP, dtype=np.int64)
         spent = np.zeros(m)
         batches = limit_batches = 0
-        for start in range(0, n, self.batch_size):
-            sl = slice(start, start + self.batch_size)
+        for start in range(0, n, self.p.batch_size):
+            sl = slice(start, start + self.p.batch_size)
             p, g = stream.perf_hat[sl], stream.cost_hat[sl]
             remaining = np.clip(stream.budgets - spent, 0.0, None)
             res = solve_milp(
-                p, g, remaining, node_limit=self.node_limit, mip_rel_gap=self.mip_rel_gap
+                p, g, remaining, node_limit=self.p.node_limit, mip_rel_gap=self.p.mip_rel_gap
             )
             picked = res.choices
             limit_batches += int(res.limit_hit)
@@ -569,27 +555,102 @@ class BatchSplitRouter(Router):
         return choices
 
 
-# --------------------------------------------------------------------------- registry
+# --------------------------------------------------------------------------- catalogue
+#: The built-in online routers by name, in display order (``routebench.catalogue.ONLINE``).
 ROUTERS: dict[str, type[Router]] = {
     cls.name: cls
     for cls in (
-        PortRouter,
         RandomRouter,
         GreedyPerfRouter,
         GreedyCostRouter,
         KnnPerfRouter,
         KnnCostRouter,
         BatchSplitRouter,
+        PortRouter,
     )
 }
+#: Entry-point group through which installed packages offer routers (name -> Router class).
+ENTRY_POINT_GROUP = "routebench.routers"
+_REGISTERED: dict[str, type[Router]] = {}
 
 
-def make_router(name: str, **params: Any) -> Router:
-    """Build the router registered as ``name`` with its parameters (keyword arguments)."""
-    cls: Callable[..., Router] | None = ROUTERS.get(name)
-    if cls is None:
-        raise RouterError(f"unknown router {name!r}; valid: {', '.join(ROUTERS)}")
+def register_router(cls: type[Router]) -> type[Router]:
+    """Make ``cls`` available by its ``name`` (usable as a class decorator); a built-in name or
+    another class under the same name is refused."""
+    if not (isinstance(cls, type) and issubclass(cls, Router)):
+        raise RouterError(f"register_router needs a Router subclass, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        raise RouterError(f"{cls.__qualname__} needs a `name` (a non-empty string)")
+    if name in ROUTERS or name in catalogue.ORACLES or name in catalogue.BOUNDS:
+        raise RouterError(f"router name {name!r} is taken by a built-in router")
+    if _REGISTERED.get(name, cls) is not cls:
+        raise RouterError(f"router name {name!r} is already registered by "
+                          f"{_REGISTERED[name].__module__}.{_REGISTERED[name].__qualname__}")
+    _REGISTERED[name] = cls
+    return cls
+
+
+def _load(spec: str) -> type[Router]:
+    module, _, attr = spec.partition(":")
     try:
-        return cls(**params)
-    except TypeError as exc:
-        raise RouterError(f"bad parameters for router {name!r}: {exc}") from None
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise RouterError(f"router {spec!r}: cannot import it ({type(exc).__name__}: {exc})") \
+            from None
+    if not (isinstance(obj, type) and issubclass(obj, Router)):
+        raise RouterError(f"router {spec!r} is not a routebench.routers.Router subclass")
+    return obj
+
+
+def router_class(name: str) -> type[Router]:
+    """The class of router ``name``: a built-in, a registered router, an installed entry point
+    of ``routebench.routers``, or ``module:Class`` (imported). Oracles are not classes."""
+    if name in ROUTERS:
+        return ROUTERS[name]
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            try:
+                cls = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plug-in must not crash the run
+                raise RouterError(f"router {name!r} (entry point {ep.value}): cannot load it "
+                                  f"({type(exc).__name__}: {exc})") from None
+            if not (isinstance(cls, type) and issubclass(cls, Router)):
+                raise RouterError(f"entry point {name!r} ({ep.value}) is not a Router subclass")
+            return cls
+    if ":" in name:
+        return _load(name)
+    raise RouterError(
+        f"unknown router {name!r}; built-in: {', '.join(catalogue.ALL)} (or 'all', 'online'); "
+        f"a plug-in is given as module:Class or installed in the entry-point group "
+        f"{ENTRY_POINT_GROUP!r}"
+    )
+
+
+def make_router(name: str, **values: Any) -> Router:
+    """Build router ``name`` (see ``router_class``) with its parameters."""
+    return router_class(name)(**values)
+
+
+def resolve_params(name: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every parameter of router ``name``: ``given`` checked by its ``Params`` class, defaults
+    for the rest (``RouterParamError`` names ``router.param``). Oracles take none."""
+    given = dict(given or {})
+    if name in catalogue.ORACLES:
+        if given:
+            raise RouterParamError(f"{name}.{next(iter(given))}",
+                                   f"the oracle {name!r} takes no parameters")
+        return {}
+    cls = router_class(name)
+    return asdict(params.build(cls.Params, given, prefix=f"{name}.", error=RouterParamError))
+
+
+def router_entry(name: str) -> catalogue.Entry:
+    """How results show router ``name`` (built-in, registered or plug-in; oracles too)."""
+    if name in catalogue.ORACLES or name in catalogue.BOUNDS:
+        return catalogue.entry(name)
+    return router_class(name).entry(name)

@@ -6,6 +6,8 @@ so adding one never shifts the draws of the others.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 #: The named random streams of one simulation seed, in spawn order. Append only.
@@ -36,3 +38,23 @@ def rng(seed: int | np.random.SeedSequence, stream: str) -> np.random.Generator:
     if stream not in STREAMS:
         raise KeyError(f"unknown random stream {stream!r}; known: {', '.join(STREAMS)}")
     return rngs(seed)[stream]
+
+
+#: First spawn-key word of the streams of names outside ``STREAMS`` (plug-in routers): far
+#: from the children ``rngs`` spawns (0 .. len(STREAMS) - 1), so they never coincide.
+_NAMED_KEY = 1_000_003
+
+
+def stream_rng(seed: int | np.random.SeedSequence, stream: str) -> np.random.Generator:
+    """A fresh ``Generator`` of the named stream ``stream`` of ``seed``.
+
+    A name in ``STREAMS`` gives that child (the same draws as ``rngs(seed)[stream]``); any other
+    name (a plug-in router's own stream) gets a child of the seed's ``SeedSequence`` keyed by a
+    CRC-32 of the name, so adding a router never shifts the draws of the others."""
+    if stream in STREAMS:
+        return rngs(seed)[stream]
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    child = np.random.SeedSequence(
+        ss.entropy, spawn_key=(*ss.spawn_key, _NAMED_KEY, zlib.crc32(stream.encode("utf-8")))
+    )
+    return np.random.default_rng(child)

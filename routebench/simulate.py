@@ -11,9 +11,6 @@ Folder layout and metric names: see ``docs/CONTRACTS.md``.
 
 from __future__ import annotations
 
-import importlib.metadata
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import as_completed
@@ -26,31 +23,50 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from routebench import io
+from routebench import catalogue, metrics
 from routebench.budgets import split_budget, total_budget
-from routebench.config import ORACLE_ROUTERS, ConfigParamError, SimConfig
+from routebench.config import ConfigParamError, SimConfig
 from routebench.dataset import RouteTable, dataset_dir, load_table
 from routebench.engine import Outcome, cumulative_spend, replay
-from routebench.estimate import stream_estimates
-from routebench.metrics import (
-    competitive_ratio,
-    outcome_metrics,
-    relative_performance,
-    summarise,
-)
+from routebench.errors import ParamError
+from routebench.estimate import EstimateSpec, stream_estimates
 from routebench.oracle import LPResult, lp_choices, milp_allowed, solve_lp, solve_milp
-from routebench.report import build_run_report, run_markdown
-from routebench.results import MANIFEST_FILE, RESULTS_FILE, TRACE_FILE, Run, is_run_dir
-from routebench.routers import StreamInput, make_router
-from routebench.seeding import rngs
+from routebench.params import check_top_k
+from routebench.results import RunStore
+from routebench.routers import (
+    RouterError,
+    StreamInput,
+    make_router,
+    resolve_params,
+    router_class,
+    router_entry,
+)
+from routebench.seeding import rngs, stream_rng
 from routebench.split import make_split
 from routebench.workers import local_pool, stop_pool
 
-SEEDS_DIR = "seeds"
-#: Routers that read the exact k-NN estimates.
-_EXACT_ROUTERS = ("knn-perf", "knn-cost")
-#: Which named random stream each router draws from (``routebench.seeding.STREAMS``).
-_ROUTER_STREAM = {"port": "port_learning", "random": "random_router"}
+
+def resolve_config(config: SimConfig) -> SimConfig:
+    """``config`` with every router's parameters checked and completed by its class
+    (``routebench.routers.resolve_params``): unknown routers and bad parameters are refused here,
+    before any work, and the run key and manifest hold every parameter the run uses."""
+    resolved = []
+    for name in config.routers:
+        try:
+            full = resolve_params(name, config.params_of(name))
+        except ParamError:
+            raise
+        except RouterError as exc:  # an unknown router, or a plug-in that cannot be loaded
+            raise ConfigParamError("routers", str(exc)) from None
+        if full:
+            resolved.append((name, full))
+    return config.with_changes(router_params=tuple(resolved))
+
+
+def needs_exact_estimates(config: SimConfig) -> bool:
+    """Whether a router of ``config`` reads the exact k-NN estimates (KNN-Perf, KNN-Cost)."""
+    return any(router_class(r).needs_exact for r in config.routers
+               if r not in catalogue.ORACLES)
 
 
 @dataclass
@@ -128,11 +144,8 @@ def check_against_dataset(config: SimConfig, table: RouteTable) -> None:
         raise ConfigParamError(
             "test_size", f"{config.test_size} is too large: dataset {config.dataset!r} has "
             f"{table.n} queries and at least one must remain as history")
-    n_history = table.n - config.test_size
-    if config.top_k > n_history:
-        raise ConfigParamError(
-            "top_k", f"{config.top_k} exceeds the {n_history:,} historical queries of dataset "
-            f"{config.dataset!r} at test_size {config.test_size}; lower it (or test_size)")
+    check_top_k(config.top_k, table.n - config.test_size, test_size=config.test_size,
+                dataset=config.dataset, error=ConfigParamError)
     m = table.m
     if config.models is not None:
         unknown = [name for name in config.models if name not in table.models]
@@ -149,32 +162,27 @@ def check_against_dataset(config: SimConfig, table: RouteTable) -> None:
 
 def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prepared:
     """Load the dataset, split it, compute (or reuse) the k-NN estimates and the total budget."""
+    # The embedder, the index (build and search parameters) and top_k, checked before any work.
+    spec = EstimateSpec.from_options(config.embedder, config.embedder_params, config.index,
+                                     config.index_params, config.top_k)
     started = time.perf_counter()
     table = load_table(dataset_dir(config.dataset, data_dir))
     timings = {"load_seconds": time.perf_counter() - started}
     check_against_dataset(config, table)
     split = make_split(table.n, config.test_size, config.split_seed)
-    common = dict(
-        embedder=config.embedder,
-        embedder_params=dict(config.embedder_params) or None,
-        index=config.index,
-        index_params=dict(config.index_params) or None,
-        top_k=config.top_k,
-        data_dir=data_dir,
-        progress=progress,
-    )
+    verified: dict[str, Any] = {}  # receives the seconds spent verifying cached files
+    common: dict[str, Any] = dict(data_dir=data_dir, progress=progress, info=verified)
     # Estimates are per-LLM means over neighbours, so computing them on every LLM and then
     # selecting a subset's columns equals computing them on the subset; the index is shared.
     started = time.perf_counter()
-    verified: dict[str, Any] = {}
-    perf_hat, cost_hat, descriptor = stream_estimates(table, split, info=verified, **common)
+    perf_hat, cost_hat, descriptor = stream_estimates(table, split, spec, **common)
     timings["estimates_seconds"] = time.perf_counter() - started
     timings["verify_seconds"] = verified["verify_seconds"]
-    need_exact = any(r in config.routers for r in _EXACT_ROUTERS)
+    need_exact = needs_exact_estimates(config)
     exact = None
     if need_exact:
         started = time.perf_counter()
-        exact = stream_estimates(table, split, exact=True, info=verified, **common)
+        exact = stream_estimates(table, split, spec, exact=True, **common)
         timings["exact_estimates_seconds"] = time.perf_counter() - started
         timings["verify_seconds"] += verified["verify_seconds"]
     cols = np.arange(table.m)
@@ -199,11 +207,11 @@ def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prep
     )
 
 
-def _rows(router: str, seed: int, metrics: dict[str, float], per_llm: dict[str, np.ndarray],
+def _rows(router: str, seed: int, whole: dict[str, float], per_llm: dict[str, np.ndarray],
           models: tuple[str, ...]) -> list[dict[str, Any]]:
     rows = [
         {"router": router, "seed": seed, "metric": k, "llm": "", "value": float(v)}
-        for k, v in metrics.items()
+        for k, v in whole.items()
     ]
     for metric, values in per_llm.items():
         rows.extend(
@@ -216,15 +224,19 @@ def _rows(router: str, seed: int, metrics: dict[str, float], per_llm: dict[str, 
 @dataclass
 class RouterRun:
     """One router over one arrival-ordered stream: its decisions, their serve-or-drop replay,
-    the whole-stream and per-LLM metrics, the decision wall time (seconds) and router facts
-    (``info``: PORT's ``gamma``, ...)."""
+    the decision wall time (seconds) and router facts (``info``: PORT's ``gamma``, ...)."""
 
     choices: np.ndarray
     outcome: Outcome
-    metrics: dict[str, float]
-    per_llm: dict[str, np.ndarray]
     seconds: float
     info: dict[str, Any]
+
+    def context(self, perf: np.ndarray, cost: np.ndarray, budgets: np.ndarray,
+                **references: float | None) -> metrics.RouterContext:
+        """What the metric registry reads of this run (``references``: ``lp_bound``,
+        ``milp_optimum``, ``reference``)."""
+        return metrics.RouterContext(self.outcome, perf, cost, budgets, self.seconds,
+                                     self.info, **references)
 
 
 def simulate_router(
@@ -232,41 +244,38 @@ def simulate_router(
     stream: StreamInput,
     perf: np.ndarray,
     cost: np.ndarray,
-    seed_rngs: dict[str, np.random.Generator],
+    seed: int,
     *,
     params: dict[str, Any] | None = None,
     oracle: tuple[LPResult, np.ndarray] | None = None,
 ) -> RouterRun:
-    """Route ``stream`` with router ``name`` (timed: ``decision_seconds``), replay the decisions
-    against the TRUE ``perf`` / ``cost`` (USD) in arrival order, and compute the metrics.
+    """Route ``stream`` with router ``name`` (timed: ``decision_seconds``) and replay the
+    decisions against the TRUE ``perf`` / ``cost`` (USD) in arrival order.
 
-    ``seed_rngs`` are the seed's named streams (``routebench.seeding.rngs``); ``params`` the
-    router's parameters. The rounded oracles (``approx-opt``, ``opt``) need ``oracle = (lp,
-    order)``: the LP solved on the test stream in table order and the arrival order."""
+    A router that draws random numbers gets a fresh Generator of its declared stream of
+    ``seed`` (``routebench.seeding.stream_rng``); ``params`` are its parameters. The rounded
+    oracles (``approx-opt``, ``opt``) need ``oracle = (lp, order)``: the LP solved on the test
+    stream in table order and the arrival order."""
     t0 = time.perf_counter()
     info: dict[str, Any] = {}
-    if name in ORACLE_ROUTERS:
+    if name in catalogue.ORACLES:
         if oracle is None:
             raise ValueError(f"router {name!r} needs its LP solution (oracle=(lp, order))")
         lp, order = oracle
         choices = lp_choices(lp)[order]
     else:
         router = make_router(name, **(params or {}))
-        choices = router.route(stream, seed_rngs.get(_ROUTER_STREAM.get(name, ""), None))
+        rng = stream_rng(seed, router.stream) if router.stream is not None else None
+        choices = router.route(stream, rng)
         info = dict(getattr(router, "info", {}) or {})
     seconds = time.perf_counter() - t0
     outcome = replay(choices, perf, cost, stream.budgets)
-    metrics, per_llm = outcome_metrics(outcome, perf, cost)
-    metrics["decision_seconds"] = seconds
-    # BatchSplit: batches solved, and those its (deterministic) node limit stopped
-    for key in ("batches", "limit_batches"):
-        if key in info:
-            metrics[key] = float(info[key])
-    return RouterRun(choices, outcome, metrics, per_llm, seconds, info)
+    return RouterRun(choices, outcome, seconds, info)
 
 
 def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One seed: arrival order, every router, serve-or-drop, metrics. Returns (results, trace)."""
+    """One seed: arrival order, every router, serve-or-drop, the registry's metrics
+    (``routebench.metrics``). Returns (results, trace)."""
     cfg = prep.config
     streams = rngs(seed)
     budgets = prep.budgets(streams)
@@ -285,27 +294,27 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         budgets=budgets,
         models=prep.models,
     )
-    lp_value = float(bounds["lp_true"].objective)
-    milp = bounds.get("milp")
-    rows: list[dict[str, Any]] = []
-    traces: list[pd.DataFrame] = []
-    perf_of: dict[str, float] = {}
+    runs: dict[str, RouterRun] = {}
     for name in cfg.routers:
         oracle = None
-        if name in ORACLE_ROUTERS:
+        if name in catalogue.ORACLES:
             lp = bounds["lp_hat"] if name == "approx-opt" else bounds["lp_true"]
             oracle = (lp, order)
-        run = simulate_router(name, stream, perf, cost, streams, params=_router_params(cfg, name),
-                              oracle=oracle)
-        metrics, per_llm = run.metrics, run.per_llm
-        metrics["cr_lp"] = competitive_ratio(metrics["performance"], lp_value)
-        if milp is not None:
-            metrics["cr_milp"] = competitive_ratio(metrics["performance"], milp.objective)
-        per_llm["budget"] = budgets
-        if "gamma" in run.info:
-            per_llm["gamma"] = np.asarray(run.info["gamma"], dtype=float)
-        perf_of[name] = metrics["performance"]
-        rows.extend(_rows(name, seed, metrics, per_llm, prep.models))
+        runs[name] = simulate_router(name, stream, perf, cost, seed,
+                                     params=cfg.params_of(name), oracle=oracle)
+    milp = bounds.get("milp")
+    references = {
+        "lp_bound": float(bounds["lp_true"].objective),
+        "milp_optimum": None if milp is None else milp.objective,
+        "reference": (runs[catalogue.RELATIVE_TO].context(perf, cost, budgets).performance
+                      if catalogue.RELATIVE_TO in runs else None),
+    }
+    rows: list[dict[str, Any]] = []
+    traces: list[pd.DataFrame] = []
+    for name, run in runs.items():
+        whole, per_llm = metrics.compute("router", run.context(perf, cost, budgets,
+                                                               **references))
+        rows.extend(_rows(name, seed, whole, per_llm, prep.models))
         positions, spend = cumulative_spend(run.outcome, cost)
         traces.append(
             pd.DataFrame(
@@ -318,64 +327,23 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                 }
             )
         )
-    ref = perf_of.get("approx-opt")
-    if ref is not None:
-        rows.extend(
-            {
-                "router": name,
-                "seed": seed,
-                "metric": "relative_performance",
-                "llm": "",
-                "value": relative_performance(perf_of[name], ref),
-            }
-            for name in cfg.routers
-        )
-    lp = bounds["lp_true"]
-    rows.extend(
-        _rows(
-            "lp-bound",
-            seed,
-            {"performance": lp.objective, "dual_objective": lp.dual_objective, "gap": lp.gap,
-             "seconds": lp.seconds},
-            {"gamma": np.asarray(lp.gamma, dtype=float), "budget": budgets},
-            prep.models,
-        )
-    )
-    if milp is not None:
-        rows.extend(
-            _rows(
-                "milp",
-                seed,
-                {"performance": milp.objective, "bound": milp.bound, "gap": milp.gap,
-                 "limit_hit": float(milp.limit_hit), "nodes": float(milp.nodes),
-                 "seconds": milp.seconds},
-                {},
-                prep.models,
-            )
-        )
+    for bound, result in (("lp-bound", bounds["lp_true"]), ("milp", milp)):
+        if result is not None:
+            whole, per_llm = metrics.compute(bound, metrics.BoundContext(result, budgets))
+            rows.extend(_rows(bound, seed, whole, per_llm, prep.models))
     frame = pd.DataFrame(rows, columns=["router", "seed", "metric", "llm", "value"])
     frame = frame.astype({"seed": "int64", "value": "float64"})
     return frame, pd.concat(traces, ignore_index=True)
 
 
-def _router_params(cfg: SimConfig, name: str) -> dict[str, Any]:
-    if name == "port":
-        return {"eps": cfg.eps, "alpha": cfg.alpha, "gamma_solver": cfg.gamma_solver}
-    if name == "batch-split":
-        return {"batch_size": cfg.batch_size}
-    return {}
-
-
 # --------------------------------------------------------------------------- seeds
-def run_and_store_seed(prep: Prepared, seed: int, seeds_dir: Path) -> tuple[dict[str, float],
-                                                                             list[str]]:
-    """Run one seed and store ``<seed>.trace.parquet`` then ``<seed>.parquet`` (whose presence
-    marks the seed finished). Returns what the seed added to ``prep``'s stage timings (seconds)
-    and notes, for a worker to hand back to the parent."""
+def run_and_store_seed(prep: Prepared, seed: int, store: RunStore) -> tuple[dict[str, float],
+                                                                            list[str]]:
+    """Run one seed and store it in ``store``. Returns what the seed added to ``prep``'s stage
+    timings (seconds) and notes, for a worker to hand back to the parent."""
     before, n_notes = dict(prep.timings), len(prep.notes)
     frame, trace = run_seed(prep, seed)
-    io.write_with(seeds_dir / f"{seed}.trace.parquet", lambda p: trace.to_parquet(p, index=False))
-    io.write_with(seeds_dir / f"{seed}.parquet", lambda p: frame.to_parquet(p, index=False))
+    store.store_seed(seed, frame, trace)
     added = {k: v - before.get(k, 0.0) for k, v in prep.timings.items()}
     return added, prep.notes[n_notes:]
 
@@ -388,12 +356,12 @@ def _init_seed_worker(prep: Prepared) -> None:
     _WORKER_PREP = prep
 
 
-def _seed_in_worker(seed: int, seeds_dir: str) -> tuple[dict[str, float], list[str]]:
+def _seed_in_worker(seed: int, store: RunStore) -> tuple[dict[str, float], list[str]]:
     assert _WORKER_PREP is not None, "worker started without its prepared inputs"
-    return run_and_store_seed(_WORKER_PREP, seed, Path(seeds_dir))
+    return run_and_store_seed(_WORKER_PREP, seed, store)
 
 
-def _run_seeds_in_pool(prep: Prepared, todo: list[int], seeds_dir: Path, jobs: int,
+def _run_seeds_in_pool(prep: Prepared, todo: list[int], store: RunStore, jobs: int,
                        done: Callable[[], None]) -> None:
     """Run ``todo`` in a local pool of ``jobs`` workers, each holding a copy of ``prep``.
 
@@ -403,7 +371,7 @@ def _run_seeds_in_pool(prep: Prepared, todo: list[int], seeds_dir: Path, jobs: i
     prep.bounds(prep.budgets(rngs(todo[0])))
     pool = local_pool(min(jobs, len(todo)), initializer=_init_seed_worker, initargs=(prep,))
     try:
-        futures = [pool.submit(_seed_in_worker, seed, str(seeds_dir)) for seed in todo]
+        futures = [pool.submit(_seed_in_worker, seed, store) for seed in todo]
         for fut in as_completed(futures):
             added, notes = fut.result()
             for stage, seconds in added.items():
@@ -416,32 +384,17 @@ def _run_seeds_in_pool(prep: Prepared, todo: list[int], seeds_dir: Path, jobs: i
     pool.shutdown(wait=True)
 
 
+def simulate_tables(config: SimConfig, *, data_dir: Path = Path("data"),
+                    progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``config`` in memory and return its tables, writing no run folder: (results in the
+    long format of ``results.parquet``, the first seed's cumulative-spend trace). For a
+    notebook; ``run_simulation`` is the same run, stored and resumable."""
+    prep = prepare(resolve_config(config), data_dir=Path(data_dir), progress=progress)
+    frames = [run_seed(prep, seed) for seed in prep.config.seeds]
+    return pd.concat([f for f, _ in frames], ignore_index=True), frames[0][1]
+
+
 # --------------------------------------------------------------------------- run folder
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("routebench", "numpy", "scipy", "pandas", "pyarrow", "faiss-cpu", "highspy",
-                "scikit-learn", "numba"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
-
-
 def run_simulation(
     config: SimConfig,
     *,
@@ -452,32 +405,35 @@ def run_simulation(
     console: Console | None = None,
     jobs: int = 1,
 ) -> Path:
-    """Run ``config`` and return its folder ``results_root / config.run_key()``.
+    """Run ``config`` and return its folder ``results_root / run_key()`` (``RunStore``; the key
+    is that of the resolved config, every router parameter filled in).
 
     A finished identical config is skipped unless ``force``. Each finished seed is stored in
     ``seeds/`` at once, so an interrupted run resumes where it stopped. ``jobs`` > 1 runs seeds
     in that many local worker processes (``routebench.workers``: they die with this process);
-    the results do not depend on it.
+    the results do not depend on it. ``summary.md`` is the report's (``routebench.report.
+    write_run_summary``), not written here.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigParamError("jobs", f"must be an integer >= 1, got {jobs!r}")
     console = console or Console(stderr=True)
-    run_dir = Path(results_root) / config.run_key()
-    if is_run_dir(run_dir) and not force:  # the manifest is written last
-        console.print(f"[dim]{run_dir}: already complete (use --force to recompute)[/]")
-        return run_dir
+    config = resolve_config(config)
+    store = RunStore(Path(results_root), config)
+    if store.is_finished() and not force:  # the manifest is written last
+        console.print(f"[dim]{store.path}: already complete (use --force to recompute)[/]",
+                      highlight=False)
+        return store.path
     started = time.perf_counter()
     # Every refusal (dataset, options, stored artefacts) happens in prepare, before any file of
     # the run is written: a refused run leaves no folder behind.
     prep = prepare(config, data_dir=Path(data_dir), progress=progress)
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    seeds_dir = run_dir / SEEDS_DIR
-    created = not run_dir.exists()
+    if force:
+        store.remove()
+    created = not store.path.exists()
     try:
-        seeds_dir.mkdir(parents=True, exist_ok=True)
-        io.write_json(run_dir / "config.json", config.key_fields())
-        todo = [s for s in config.seeds if not (seeds_dir / f"{s}.parquet").exists()]
+        store.begin()
+        done = set(store.finished_seeds())
+        todo = [s for s in config.seeds if s not in done]
         with Progress(
             TextColumn("[bold]simulate[/] {task.description}"),
             BarColumn(),
@@ -490,43 +446,26 @@ def run_simulation(
             task = bar.add_task(config.run_key(), total=len(config.seeds),
                                 completed=len(config.seeds) - len(todo))
             if jobs > 1 and len(todo) > 1:
-                _run_seeds_in_pool(prep, todo, seeds_dir, jobs, lambda: bar.advance(task))
+                _run_seeds_in_pool(prep, todo, store, jobs, lambda: bar.advance(task))
             else:
                 for seed in todo:
-                    run_and_store_seed(prep, seed, seeds_dir)
+                    run_and_store_seed(prep, seed, store)
                     bar.advance(task)
     except BaseException:
         # Keep finished seeds (an interrupted run resumes); leave nothing if none finished.
-        if created and not any(seeds_dir.glob("*.parquet")):
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if created:
+            store.discard_if_empty()
         raise
-
-    results = pd.concat(
-        [pd.read_parquet(seeds_dir / f"{s}.parquet") for s in config.seeds], ignore_index=True
-    )
-    first = config.seeds[0]
-    trace = pd.read_parquet(seeds_dir / f"{first}.trace.parquet")
-    summary = summarise(results[results["llm"] == ""])
-    io.write_with(run_dir / RESULTS_FILE, lambda p: results.to_parquet(p, index=False))
-    io.write_with(run_dir / TRACE_FILE, lambda p: trace.to_parquet(p, index=False))
-    io.write_with(run_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
-    manifest = {
-        "run_key": config.run_key(),
-        "config": config.key_fields(),
-        "git_commit": _git_commit(),
-        "versions": _versions(),
+    store.finish({
         "data_hash": prep.table.content_hash(),
         "n_test": prep.test.n,
         "n_history": prep.table.n - prep.test.n,
         "models": list(prep.models),
+        "routers": {name: router_entry(name).to_dict() for name in config.routers},
         "total_budget_usd": prep.total_budget,
         "index": prep.index_descriptor,
-        "seeds_done": list(config.seeds),
         "notes": prep.notes,
         "timings": prep.timings,
         "seconds": time.perf_counter() - started,
-    }
-    run = Run(path=run_dir, manifest=manifest, results=results, trace=trace, summary=summary)
-    io.write_text(run_dir / "summary.md", run_markdown(build_run_report(run), level=1))
-    io.write_json(run_dir / MANIFEST_FILE, manifest)  # last: marks the run complete
-    return run_dir
+    })
+    return store.path

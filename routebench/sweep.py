@@ -25,6 +25,23 @@ A sweep file (see ``configs/*.yaml``) has these top-level keys:
 Every point becomes a ``SimConfig`` whose run folder ``results_root / run_key()`` is a pure
 function of its parameters, so finished points are skipped and an interrupted sweep resumes.
 
+Embedder and index parameters (what ``simulate``'s ``--dim``, ``--hnsw-m``,
+``--ef-construction``, ``--ef-search``, ``--nlist``, ``--nprobe``, ``--pq``, ``--pq-m`` set) are
+mappings under the keys ``embedder_params`` and ``index_params``, in ``base``, a case or as grid
+values, e.g.::
+
+    base:
+      index: hnsw
+      embedder_params: {dim: 128}
+    grid:
+      index_params: [{ef_search: 10}, {ef_search: 50}]
+
+The keys are those of ``routebench.embed.EmbedSpec`` (tfidf: ``dim``, ``seed``,
+``max_features``, ``min_df``, ``ngram_max``; sentence-transformers: ``max_seq_length``) and of
+``routebench.index.IndexSpec`` (hnsw: ``m``, ``ef_construction``, ``ef_search``; ivf: ``nlist``,
+``nprobe``, ``pq``, ``pq_m``, ``pq_bits``); they are checked when a point runs. Search parameters
+(``ef_search``, ``nprobe``) reuse the index file built for the other parameters.
+
 A sweep file is read strictly: a key given twice in a mapping is refused (plain YAML keeps the
 last one), and every value (each one of a grid list) is type-checked by ``SimConfig`` on its own;
 errors name the file, the line and the key (``grid.top_k``, ``base.top_k``, ``cases.2.top_k``),
@@ -60,9 +77,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from routebench import io
-from routebench.config import ConfigError, ConfigParamError, SimConfig
+from routebench.config import LEGACY_ROUTER_PARAMS, ConfigError, ConfigParamError, SimConfig
 from routebench.dataset import CARD_FILE, dataset_dir
 from routebench.dataset import read_card as read_dataset_card
+from routebench.errors import ParamError
 from routebench.results import MANIFEST_FILE, SWEEP_FILE, is_run_dir
 from routebench.workers import local_pool, stop_pool
 
@@ -202,7 +220,7 @@ def _check_params(mapping: Any, section: str, path: Path, lines: dict[str, int])
         raise SweepError(f"{path}, line {lines.get(section, '?')}: `{section}` must be a mapping "
                          "of simulate parameters")
     for key in mapping:
-        if key not in PARAMS:
+        if not is_param(key):
             line = lines.get(f"{section}.{key}", lines.get(section))
             at = f"{path}, line {line}" if line else str(path)
             raise SweepError(
@@ -210,11 +228,38 @@ def _check_params(mapping: Any, section: str, path: Path, lines: dict[str, int])
             )
 
 
+def is_param(key: Any) -> bool:
+    """Whether ``key`` may appear in a sweep: a ``SimConfig`` field, a router parameter as
+    ``ROUTER.PARAM`` (``port.eps``), or a shorthand of earlier versions (``eps``)."""
+    return isinstance(key, str) and (key in PARAMS or key in LEGACY_ROUTER_PARAMS
+                                     or ("." in key and all(key.split("."))))
+
+
+def _router_param(key: str) -> tuple[str, str] | None:
+    if key in LEGACY_ROUTER_PARAMS:
+        return LEGACY_ROUTER_PARAMS[key]
+    if "." in key:
+        router, _, param = key.rpartition(".")
+        return router, param
+    return None
+
+
 def _check_value(param: str, value: Any) -> None:
     """Check one parameter value on its own: its type, and the ranges that do not depend on
     other parameters (``ConfigParamError`` naming ``param``). What depends on the other
     parameters of a point (the extreme split's k, test size against the dataset) is checked
     per point by :func:`expand`."""
+    target = _router_param(param)
+    if target is not None:  # checked by the router's own parameter class
+        from routebench.routers import RouterError, resolve_params
+
+        try:
+            resolve_params(target[0], {target[1]: value})
+        except ParamError as exc:
+            raise ConfigParamError(param, exc.detail) from None
+        except RouterError as exc:
+            raise ConfigParamError(param, str(exc)) from None
+        return
     probe = {"dataset": "probe", param: value}
     if param == "extreme_k":
         probe["split"] = "extreme"  # only the extreme split takes a k other than 1
@@ -285,7 +330,7 @@ def load_spec(path: str | os.PathLike[str], dataset: str | None = None,
     grid = data.get("grid") or {}
     overrides = dict(overrides or {})
     for key, value in overrides.items():
-        if key not in PARAMS:
+        if not is_param(key):
             raise SweepError(f"--set {key}: unknown parameter {key!r}; known: "
                              f"{', '.join(PARAMS)}")
         for v in value if isinstance(grid, dict) and key in grid and isinstance(value, list) \
@@ -458,6 +503,14 @@ def _normalise(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def resolve_config(config: SimConfig) -> SimConfig:
+    """The config a point runs with: every router parameter checked and completed by its router
+    class (``routebench.simulate.resolve_config``, imported only when a sweep expands)."""
+    from routebench.simulate import resolve_config as resolve
+
+    return resolve(config)
+
+
 def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint]:
     """Every point of the sweep as a validated ``SimConfig``, checked against the dataset's
     card before any work: unknown models, more LLMs than the dataset has, or a test size that
@@ -486,8 +539,8 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
             params["models"] = "all" if model_set is None else ",".join(model_set)
         label = ", ".join(f"{k}={v}" for k, v in params.items()) or "base"
         try:
-            cfg = SimConfig.from_dict(full)
-        except ConfigParamError as exc:
+            cfg = resolve_config(SimConfig.from_dict(full))
+        except ParamError as exc:
             origin = spec.origin(exc.param, case_index)
             if not origin and exc.param == "models" and spec.deployments is not None:
                 origin = "deployments"
@@ -495,7 +548,7 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
                 raise SweepError(f"{spec.source}: point ({label}): {exc}") from exc
             raise _value_error(spec.located(origin), exc, full.get(exc.param),
                                show_value=origin.startswith("grid."), label=label) from exc
-        except (ConfigError, TypeError) as exc:
+        except (ConfigError, ValueError, TypeError) as exc:
             raise SweepError(f"{spec.source}: point ({label}): {exc}") from exc
         if cfg.models is not None:
             unknown = [m for m in cfg.models if m not in models]
@@ -546,8 +599,13 @@ def default_runner() -> Runner:
 
 def _run_point(runner: Runner, config: SimConfig, data_dir: Path, results_root: Path,
                force: bool) -> Path:
-    return runner(config, data_dir=data_dir, results_root=results_root, force=force,
-                  progress=False)
+    run_dir = runner(config, data_dir=data_dir, results_root=results_root, force=force,
+                     progress=False)
+    if is_run_dir(run_dir) and not (Path(run_dir) / "summary.md").is_file():
+        from routebench.report import write_run_summary
+
+        write_run_summary(run_dir)
+    return run_dir
 
 
 def default_out_dir(spec: SweepSpec, results_root: str | os.PathLike[str]) -> Path:

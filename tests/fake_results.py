@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from routebench import io
-from routebench.config import ONLINE_ROUTERS, ORACLE_ROUTERS, SimConfig
+from routebench.catalogue import ONLINE, ORACLES
+from routebench.config import SimConfig
 
 DEFAULT_MODELS = ("gpt-4", "mixtral", "mistral-7b")
 
@@ -72,7 +73,7 @@ def fake_results(config: SimConfig, models: tuple[str, ...] = DEFAULT_MODELS,
         milp_value = lp * 0.995
         perf_of = {}
         for router in config.routers:
-            noise = 1 + (0.0 if router in ORACLE_ROUTERS else 0.04) * rng.standard_normal()
+            noise = 1 + (0.0 if router in ORACLES else 0.04) * rng.standard_normal()
             perf = lp * _PERF_SHARE[router] * noise
             share = _SPEND_SHARE.get(router, 0.97) * (1 + 0.01 * rng.standard_normal())
             spend = budgets * np.clip(share * rng.uniform(0.9, 1.0, m), 0, 1)
@@ -162,4 +163,4 @@ def small_config(**changes) -> SimConfig:
     return SimConfig(**base)
 
 
-__all__ = ["ONLINE_ROUTERS", "fake_results", "fake_runner", "small_config", "write_fake_run"]
+__all__ = ["ONLINE", "fake_results", "fake_runner", "small_config", "write_fake_run"]

@@ -452,7 +452,7 @@ SIM = ["simulate", DATASET, "--test-size", TEST_SIZE, "--seeds", "0", "--quiet"]
         (["--budget", "nan"], ("--budget:",)),
         (["--eps", "0"], ("--eps: must lie in (0, 1)",)),
         (["--eps", "1"], ("--eps: must lie in (0, 1)",)),
-        (["--alpha", "0"], ("--alpha: must be > 0",)),
+        (["--alpha", "0"], ("--alpha: must be a finite number > 0",)),
         (["--top-k", "0"], ("--top-k: must be at least 1",)),
         (["--top-k", "5000"], ("--top-k: 5000 exceeds the 300 historical queries",)),
         (["--test-size", "0"], ("--test-size: must be at least 1",)),
@@ -464,26 +464,54 @@ SIM = ["simulate", DATASET, "--test-size", TEST_SIZE, "--seeds", "0", "--quiet"]
         (["--seeds", "1,1"], ("--seeds:", "repeats a seed")),
         (["--seeds", "0-99999999"], ("--seeds:", "too large")),
         (["--split-seed=-1"], ("--split-seed: must lie in 0..",)),
-        (["--split", "fair"], ("--split: unknown split 'fair'",)),
         (["--extreme-k", "99"], ("--extreme-k: applies to split 'extreme' only",)),
         (["--split", "extreme", "--extreme-k", "9"], ("--extreme-k: must lie in 1..5",)),
         (["--split", "extreme", "--extreme-k", "4"],
          ("--extreme-k: 4 must be smaller than the number of deployed LLMs (4)",)),
-        (["--routers", "nope"], ("--routers: unknown router(s) ['nope']",)),
+        (["--routers", "nope"], ("--routers: unknown router 'nope'; built-in:",)),
+        (["--routers", "nowhere.mod:Router"], ("--routers: router 'nowhere.mod:Router': "
+                                               "cannot import it",)),
+        (["--router-param", "port.eps=2"], ("--eps: must lie in (0, 1)",)),
+        (["--router-param", "port.epsilon=0.1"], ("--router-param port.epsilon: unknown "
+                                                  "parameter; known: eps, alpha",)),
+        (["--router-param", "random.x=1", "--routers", "random"],
+         ("--router-param random.x: unknown parameter; known: none",)),
+        (["--router-param", "eps=0.1"], ("--router-param: 'eps=0.1': expected ROUTER.PARAM",)),
+        (["--eps", "0.1", "--routers", "random"],
+         ("--router-params: parameters given for router 'port', which is not in routers",)),
         (["--routers", "port,port"], ("--routers: repeats a router",)),
         (["--routers", ","], ("--routers: is empty",)),
-        (["--gamma-solver", "foo"], ("--gamma-solver: unknown gamma solver 'foo'",)),
         (["--models", "gpt-5"], ("--models: unknown LLM(s) ['gpt-5']",)),
         (["--models", "mistral-7b-chat,mistral-7b-chat"], ("--models: repeats an LLM",)),
-        (["--batch-size", "0"], ("--batch-size: must be at least 1",)),
+        (["--batch-size", "0"], ("--batch-size: must be an integer >= 1",)),
         (["--milp-limit", "-1"], ("--milp-limit: must be >= 0",)),
         (["--milp-node-limit", "0"], ("--milp-node-limit",)),
-        (["--index", "annoy"], ("unknown index 'annoy'",)),
-        (["--embedder", "word2vec"], ("unknown embedder 'word2vec'",)),
+        (["--embedder", "word2vec"], ("--embedder: unknown embedder 'word2vec'",)),
+        (["--nlist", "8"], ("--nlist applies to --index ivf, not --index hnsw",)),
+        (["--dim", "0"], ("--dim: must be an integer >= 1",)),
+        (["--hnsw-m", "100000"], ("--hnsw-m: must be at most 1,024",)),
+        (["--index", "ivf", "--nlist", "100000"], ("--nlist: 100000 exceeds the 300",)),
     ],
 )
 def test_bad_simulate_options(place: Place, args: list[str], needles) -> None:
     refused(place, [*SIM, *args], *needles)
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--split", "fair"], ("--split", "'fair' is not one of", "'weighted'")),
+        (["--gamma-solver", "foo"], ("--gamma-solver", "'foo' is not one of", "'lp'")),
+        (["--index", "annoy"], ("--index", "'annoy' is not one of", "'ivf'")),
+    ],
+)
+def test_choices_are_refused_by_the_parser(place: Place, args: list[str], needles) -> None:
+    """Options with a fixed set of values are choices: the parser refuses others (a usage
+    error, exit code 2) listing the valid ones."""
+    refused(place, [*SIM, *args], *needles, code=2)
+    if args[0] == "--index":
+        refused(place, ["build-index", DATASET, "--test-size", TEST_SIZE, *args], *needles,
+                code=2)
 
 
 @pytest.mark.parametrize(
@@ -502,11 +530,11 @@ def test_bad_dataset_names(place: Place, name: str, needles) -> None:
         (["--top-k", "0"], ("--top-k: must be at least 1",)),
         (["--seed", "-1"], ("--seed: must be an integer in 0..",)),
         (["--test-size", "0"], ("--test-size: must be an integer >= 1",)),
-        (["--hnsw-m", "100000"], ("m must be at most 1,024",)),
-        (["--ef-search", "0"], ("ef_search must be an integer >= 1",)),
+        (["--hnsw-m", "100000"], ("--hnsw-m: must be at most 1,024",)),
+        (["--ef-search", "0"], ("--ef-search: must be an integer >= 1",)),
         (["--nlist", "8"], ("--nlist applies to --index ivf",)),
-        (["--index", "ivf", "--nlist", "100000"], ("nlist 100000 exceeds the 300",)),
-        (["--dim", "0"], ("dim must be an integer >= 1",)),
+        (["--index", "ivf", "--nlist", "100000"], ("--nlist: 100000 exceeds the 300",)),
+        (["--dim", "0"], ("--dim: must be an integer >= 1",)),
     ],
 )
 def test_bad_build_index_options(place: Place, args: list[str], needles) -> None:

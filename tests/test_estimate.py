@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from routebench import estimate as est
-from routebench.index import ExactSearcher, build_or_load_index
+from routebench.embed import EmbedSpec
+from routebench.index import ExactSearcher, IndexSpec, build_or_load_index
 from routebench.split import make_split
 
 
@@ -88,20 +89,23 @@ def test_bad_inputs_are_refused(lattice):
         est.estimate(searcher, queries, perf[:299], cost[:299], 5)
     with pytest.raises(est.EstimateError, match="must both be H x M"):
         est.estimate(searcher, queries, perf, cost[:, :3], 5)
-    with pytest.raises(est.EstimateError, match="--top-k must be at least 1"):
+    with pytest.raises(est.EstimateParamError, match="top_k: must be at least 1") as exc:
         est.estimate(searcher, queries, perf, cost, 0)
+    assert exc.value.param == "top_k" and isinstance(exc.value, est.EstimateError)
 
 
 def test_stream_estimates_from_a_table(tiny_table, tmp_path):
     split = make_split(tiny_table.n, 100, 3)
-    kw = dict(embedder_params={"dim": 24}, data_dir=tmp_path, progress=False)
-    perf_hat, cost_hat, desc = est.stream_estimates(tiny_table, split, **kw)
+    spec = est.EstimateSpec(EmbedSpec("tfidf", {"dim": 24}))
+    kw = dict(data_dir=tmp_path, progress=False)
+    perf_hat, cost_hat, desc = est.stream_estimates(tiny_table, split, spec, **kw)
     assert perf_hat.shape == cost_hat.shape == (100, tiny_table.m)
     assert desc["index"]["type"] == "hnsw" and desc["split"]["seed"] == 3
+    assert desc["top_k"] == 5 and desc["index"]["search"] == {"ef_search": 50}
     # Exact estimates: the flat index, equal to the brute-force reference on the same vectors.
-    ex_perf, ex_cost, ex_desc = est.stream_estimates(tiny_table, split, exact=True, **kw)
+    ex_perf, ex_cost, ex_desc = est.stream_estimates(tiny_table, split, spec, exact=True, **kw)
     assert ex_desc["index"]["type"] == "flat" and ex_desc["measured"]["recall_at_k"] == 1.0
-    built = build_or_load_index(tiny_table, split, index="flat", **kw)
+    built = build_or_load_index(tiny_table, split, spec.embed, IndexSpec("flat"), **kw)
     assert built.reused
     want_perf, want_cost = _brute(
         built.history_vectors, built.test_vectors,

@@ -13,13 +13,12 @@ import scipy.optimize
 
 from routebench.budgets import split_budget, total_budget
 from routebench.engine import replay, serve_or_drop, serve_or_drop_reference
-from routebench.estimate import estimate, stream_estimates
+from routebench.estimate import EstimateSpec, estimate, stream_estimates
 from routebench.index import ExactSearcher
 from routebench.metrics import outcome_metrics
 from routebench.oracle import lp_choices, solve_lp, solve_lp_reference, solve_milp
 from routebench.routers import (
     DEFAULT_BATCH_NODE_LIMIT,
-    OnlinePort,
     StreamInput,
     fit_gamma,
     greedy_cost_choices,
@@ -30,6 +29,7 @@ from routebench.routers import (
     sample_dual,
 )
 from routebench.seeding import rngs
+from routebench.serving import OnlinePort
 from routebench.simulate import simulate_router
 from routebench.split import make_split
 
@@ -304,10 +304,11 @@ def test_online_port_equals_batch_pipeline(knn_problem):
 
 def test_stream_estimates_chunked_equal_unchunked(tiny_table, tmp_path):
     split = make_split(tiny_table.n, 120, 0)
-    common = dict(data_dir=tmp_path, progress=False, embedder_params={"dim": 32})
+    common = dict(data_dir=tmp_path, progress=False)
     for index in ("hnsw", "flat"):
-        a = stream_estimates(tiny_table, split, index=index, chunk_size=13, **common)
-        b = stream_estimates(tiny_table, split, index=index, chunk_size=4096, **common)
+        spec = EstimateSpec.from_options("tfidf", {"dim": 32}, index)
+        a = stream_estimates(tiny_table, split, spec, chunk_size=13, **common)
+        b = stream_estimates(tiny_table, split, spec, chunk_size=4096, **common)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
         assert a[0].shape == (120, tiny_table.m)

@@ -7,12 +7,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from routebench import catalogue
 from routebench.budgets import split_budget, total_budget
-from routebench.config import ONLINE_ROUTERS
 from routebench.engine import replay
 from routebench.oracle import lp_choices, solve_lp, solve_milp
 from routebench.routers import StreamInput, make_router
-from routebench.seeding import rngs
+from routebench.seeding import stream_rng
 
 
 @st.composite
@@ -53,11 +53,10 @@ def test_every_router_within_budget_and_below_the_offline_optima(case) -> None:
     milp = solve_milp(perf, cost, budgets, mip_rel_gap=0.0)
     assert lp.objective >= milp.bound - 1e-7 * max(1.0, lp.objective)
     assert milp.bound >= milp.objective - 1e-9
-    streams_ = rngs(seed)
+    routers = {name: make_router(name) for name in catalogue.ONLINE}
     choices = {
-        name: make_router(name).route(stream, streams_["port_learning"] if name == "port"
-                                      else streams_["random_router"])
-        for name in ONLINE_ROUTERS
+        name: r.route(stream, stream_rng(seed, r.stream) if r.stream else None)
+        for name, r in routers.items()
     }
     choices["approx-opt"] = lp_choices(solve_lp(perf_hat, cost_hat, budgets))
     choices["opt"] = lp_choices(lp)

@@ -13,8 +13,10 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from routebench import io
+from routebench.catalogue import ALL as ALL_ROUTERS
+from routebench.catalogue import ONLINE as ONLINE_ROUTERS
+from routebench.catalogue import ORACLES as ORACLE_ROUTERS
 from routebench.cli import app
-from routebench.config import ALL_ROUTERS, ONLINE_ROUTERS, ORACLE_ROUTERS
 from routebench.report import (
     build_report,
     build_run_report,

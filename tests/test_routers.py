@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from routebench import catalogue
 from routebench.budgets import split_budget, total_budget
 from routebench.engine import replay
 from routebench.metrics import outcome_metrics
@@ -28,7 +29,7 @@ from routebench.routers import (
     port_objective,
 )
 
-NAMES = ("port", "random", "greedy-perf", "greedy-cost", "knn-perf", "knn-cost", "batch-split")
+NAMES = catalogue.ONLINE
 MEAN_COST = np.geomspace(5e-5, 5e-3, 6)  # USD per query, 2 orders of magnitude
 
 
@@ -61,7 +62,9 @@ def world():
 
 
 def test_registry_has_exactly_the_paper_routers():
-    assert tuple(ROUTERS) == NAMES
+    """The behaviour (router classes) and the display (catalogue) list the same routers."""
+    assert tuple(ROUTERS) == NAMES == (
+        "random", "greedy-perf", "greedy-cost", "knn-perf", "knn-cost", "batch-split", "port")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -266,17 +269,19 @@ def test_batch_split_reports_batches_its_node_limit_stopped():
 @pytest.mark.parametrize(
     ("name", "params", "match"),
     [
-        ("best", {}, "unknown router 'best'; valid: port, random"),
-        ("port", {"eps": 0.0}, r"eps must lie in \(0, 1\)"),
-        ("port", {"eps": 1.0}, r"eps must lie in \(0, 1\)"),
-        ("port", {"eps": -0.5}, r"eps must lie in \(0, 1\)"),
-        ("port", {"alpha": 0.0}, "alpha must be"),
+        ("best", {}, "unknown router 'best'; built-in: random, greedy-perf"),
+        ("port", {"eps": 0.0}, r"^port.eps: must lie in \(0, 1\)"),
+        ("port", {"eps": 1.0}, r"^port.eps: must lie in \(0, 1\)"),
+        ("port", {"eps": -0.5}, r"^port.eps: must lie in \(0, 1\)"),
+        ("port", {"eps": "0.1"}, r"^port.eps: expected a number, got '0.1'"),
+        ("port", {"alpha": 0.0}, "^port.alpha: must be"),
         ("port", {"gamma_solver": "adam"}, "unknown gamma solver 'adam'; valid: lbfgsb, lp"),
-        ("batch-split", {"batch_size": 0}, "batch_size"),
-        ("batch-split", {"node_limit": 0}, "node_limit must be an integer >= 1"),
-        ("batch-split", {"node_limit": 2.5}, "node_limit must be an integer >= 1"),
-        ("batch-split", {"time_limit": 10.0}, "bad parameters for router 'batch-split'"),
-        ("random", {"eps": 0.1}, "bad parameters for router 'random'"),
+        ("batch-split", {"batch_size": 0}, "^batch-split.batch_size: must be an integer >= 1"),
+        ("batch-split", {"node_limit": 0}, "node_limit: must be an integer >= 1"),
+        ("batch-split", {"node_limit": 2.5}, "node_limit: expected an integer, got 2.5"),
+        ("batch-split", {"time_limit": 10.0}, "^batch-split.time_limit: unknown parameter; "
+         "known: batch_size, node_limit, mip_rel_gap"),
+        ("random", {"eps": 0.1}, "^random.eps: unknown parameter; known: none"),
     ],
 )
 def test_bad_router_options_are_refused(name, params, match):

@@ -11,9 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from routebench import simulate as sim
+from routebench.catalogue import ALL as ALL_ROUTERS
 from routebench.cli import app
-from routebench.config import ALL_ROUTERS, ConfigError, SimConfig
+from routebench.config import ConfigError, SimConfig
 from routebench.dataset import dataset_dir, save_table
+from routebench.report import write_run_summary
 from routebench.sources.synthetic import generate
 
 runner = CliRunner()
@@ -45,10 +47,18 @@ def _whole(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def test_results_folder_has_the_documented_files(run_dir: Path) -> None:
-    for name in ("results.parquet", "trace.parquet", "summary.csv", "summary.md", "manifest.json"):
+    for name in ("results.parquet", "trace.parquet", "summary.csv", "manifest.json"):
         assert (run_dir / name).is_file(), name
+    assert not (run_dir / "summary.md").exists()  # the report's, written by the CLI and sweep
+    assert write_run_summary(run_dir).read_text().startswith(f"# {run_dir.name}")
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["run_key"] == run_dir.name == _config().run_key()
+    resolved = sim.resolve_config(_config())
+    assert manifest["run_key"] == run_dir.name == resolved.run_key()
+    assert manifest["config"]["router_params"] == {
+        "port": {"eps": 0.025, "alpha": 1e-4, "gamma_solver": "lbfgsb"},
+        "batch-split": {"batch_size": 256, "node_limit": 100, "mip_rel_gap": 1e-3}}
+    assert manifest["routers"]["port"] == {"name": "port", "label": "PORT", "colour": "#d62728",
+                                           "kind": "online"}
     assert manifest["config"]["seeds"] == list(SEEDS)
     assert manifest["n_test"] == 800 and manifest["n_history"] == 1600
     for field in ("git_commit", "versions", "data_hash", "index", "total_budget_usd"):
@@ -137,7 +147,7 @@ def test_finished_run_is_skipped_and_seeds_resume(small_data: Path, tmp_path: Pa
     monkeypatch.setattr(sim, "run_seed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sim.run_simulation(config, data_dir=small_data, results_root=tmp_path, progress=False)
-    run = tmp_path / config.run_key()
+    run = tmp_path / sim.resolve_config(config).run_key()
     assert not (run / "manifest.json").exists()  # not complete
     assert sorted(p.name for p in (run / "seeds").glob("?.parquet")) == ["0.parquet", "1.parquet"]
 
@@ -181,7 +191,6 @@ def test_model_subset_routes_over_the_subset_only(small_data: Path, tmp_path: Pa
     ("args", "needle"),
     [
         (["--routers", "port,oracle"], "unknown router"),
-        (["--split", "fair"], "unknown split"),
         (["--budget", "0"], "--budget: must be > 0"),
         (["--budget", "-1"], "--budget: must be > 0"),
         (["--eps", "0"], "--eps: must lie in (0, 1)"),

@@ -59,15 +59,20 @@ class CountingRunner:
         return fake_runner(config, **kw)
 
 
+def _eps(config: SimConfig) -> float:
+    return config.params_of("port")["eps"]
+
+
 def test_grid_is_a_cartesian_product_with_float_keys(tmp_path: Path, data_dir: Path) -> None:
     points = expand(load_spec(write(tmp_path, GRID)), data_dir)
     assert len(points) == 6
-    assert {(p.config.budget, p.config.eps) for p in points} == {
+    assert {(p.config.budget, _eps(p.config)) for p in points} == {
         (b, e) for b in (0.5, 1.0, 2.0) for e in (0.025, 0.05)}
-    one = next(p for p in points if p.config.budget == 1 and p.config.eps == 0.025)
-    # YAML's integer 1 gives the same run folder as the float 1.0
-    assert one.config.run_key() == SimConfig(dataset="toy", seeds=(0, 1), test_size=1000,
-                                             budget=1.0).run_key()
+    one = next(p for p in points if p.config.budget == 1 and _eps(p.config) == 0.025)
+    # YAML's integer 1 gives the same run folder as the float 1.0; the point's config holds
+    # every router parameter (resolved), so it equals the resolved default
+    assert one.config.run_key() == sweep.resolve_config(
+        SimConfig(dataset="toy", seeds=(0, 1), test_size=1000, budget=1.0)).run_key()
     assert len({p.config.run_key() for p in points}) == 6
 
 
@@ -353,14 +358,14 @@ class FailingRunner(CountingRunner):
 
     def __call__(self, config: SimConfig, **kw) -> Path:
         self.seen.append([p["status"] for p in io.read_json(self.record)["points"]])
-        if config.budget == 1.0 and config.eps == 0.05:
+        if config.budget == 1.0 and _eps(config) == 0.05:
             raise RuntimeError("solver exploded [on purpose]")
         return super().__call__(config, **kw)
 
 
 def fail_budget_one(config: SimConfig, **kw) -> Path:
     """Picklable runner for the process pool: fails the point with budget 1 and eps 0.05."""
-    if config.budget == 1.0 and config.eps == 0.05:
+    if config.budget == 1.0 and _eps(config) == 0.05:
         raise RuntimeError("solver exploded [on purpose]")
     return fake_runner(config, **kw)
 

@@ -12,26 +12,81 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
+
+try:  # typer >= 0.23 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer runs on click itself
+    import click.exceptions as click_exceptions  # type: ignore[no-redef]
 
 from routebench import __version__
 from routebench.errors import ParamError, flag
 from routebench.paths import check_folder, user_cache_dir
 
+#: Exit code of a malformed command line (unknown option, a value that is not one of the
+#: choices, a text where a number is expected); refused inputs and failures exit with 1.
+USAGE_EXIT = 2
+
+
+class _Commands(typer.core.TyperGroup):
+    """The command group, with one-line usage errors (click's default is a boxed, multi-line
+    message): ``error: <what is wrong> (see `routebench CMD --help`)``, exit code 2."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exceptions.UsageError as exc:
+            message = exc.format_message().replace("Value error, ", "").strip()
+            if not message:  # no arguments at all: the help was shown
+                sys.exit(0)
+            where = exc.ctx.command_path if exc.ctx is not None else "routebench"
+            err_console.print(Text.assemble(("error:", "bold red"), " ", message,
+                                            f" (see `{where} --help`)"), soft_wrap=True)
+            sys.exit(USAGE_EXIT)
+        except click_exceptions.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="routebench",
     help="Online, budget-constrained LLM routing: PORT (Wu & Silwal, NeurIPS 2025), "
     "baselines and offline optima.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"routebench {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    # No docstring: the app's help above is the one --help shows.
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +97,19 @@ def data_dir(*, write: bool = False) -> Path:
     env = os.environ.get("ROUTEBENCH_DATA")
     what = "data folder ($ROUTEBENCH_DATA)" if env else "data folder"
     return check_folder(env or "data", what, write=write)
+
+
+def complete_dataset(incomplete: str) -> list[str]:
+    """Shell completion of a dataset name: the downloaded datasets (folders under the data dir
+    that hold a table), those starting with ``incomplete``. Never fails: no data dir, no names."""
+    from routebench.dataset import TABLE_FILE
+
+    try:
+        root = data_dir()
+        names = sorted(p.name for p in root.iterdir() if (p / TABLE_FILE).is_file())
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []
+    return [name for name in names if name.startswith(incomplete)]
 
 
 def results_dir(*, write: bool = True) -> Path:
@@ -102,6 +170,20 @@ def _save_traceback() -> Path | None:
         return None
 
 
+def cli_flag(param: str) -> str:
+    """The command-line spelling of a library parameter: ``top_k`` -> ``--top-k``; a router
+    parameter ``port.eps`` -> ``--eps`` where a shorthand flag exists, else ``--router-param
+    port.eps``."""
+    from routebench.config import LEGACY_ROUTER_PARAMS
+
+    shorthand = {f"{router}.{name}": key for key, (router, name) in LEGACY_ROUTER_PARAMS.items()}
+    if param in shorthand:
+        return flag(shorthand[param])
+    if "." in param and not param.startswith("router_params"):
+        return f"--router-param {param}"
+    return flag(param.split(".")[0])
+
+
 def handle_errors(func: F) -> F:
     """Turn every failure into one line on stderr and exit code 1, never a traceback:
 
@@ -116,13 +198,13 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        except (typer.Exit, typer.Abort, click_exceptions.ClickException):
             raise
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished work is kept; re-run to resume")
             raise typer.Exit(130) from None
         except ParamError as exc:
-            fail(f"{flag(exc.param)}: {exc.detail}")
+            fail(f"{cli_flag(exc.param)}: {exc.detail}")
         except KeyError as exc:
             fail(str(exc.args[0]) if exc.args else repr(exc))
         except (ValueError, ConnectionError, FileNotFoundError) as exc:

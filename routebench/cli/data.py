@@ -8,9 +8,21 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from routebench.cli.common import app, console, data_dir, err_console, handle_errors
+from routebench.cli.common import (
+    app,
+    complete_dataset,
+    console,
+    data_dir,
+    err_console,
+    handle_errors,
+)
 from routebench.dataset import DatasetError, MissingPolicy
-from routebench.sources import dataset_card, download, get_source
+from routebench.sources import dataset_card, download, get_source, known_sources
+
+
+def _complete_source(incomplete: str) -> list[str]:
+    """Shell completion of ``download``'s argument: the registered sources."""
+    return [name for name in known_sources() if name.startswith(incomplete)]
 
 
 def _models_option(name: str, models: str | None) -> int | str | None:
@@ -26,8 +38,12 @@ def _models_option(name: str, models: str | None) -> int | str | None:
 @app.command("download")
 @handle_errors
 def download_cmd(
+    # The registered sources, listed by --help (the metavar) and by shell completion. Not a
+    # click Choice: get_source refuses an unknown name with the known ones and exit code 1,
+    # like every other refusal, instead of click's usage error (exit code 2).
     name: str = typer.Argument(
-        ..., help="Dataset: synthetic, routerbench, sprout, leaderboard-v2."
+        ..., metavar="|".join(known_sources()), autocompletion=_complete_source,
+        help=f"The dataset source: {', '.join(known_sources())}.", show_default=False,
     ),
     from_path: Path | None = typer.Option(
         None, "--from", help="Import local files (a file or a folder) instead of downloading."
@@ -80,19 +96,26 @@ def download_cmd(
             name, data_dir=data_dir(write=True), force=force, from_path=from_path, missing=missing,
             out=out, **options,
         )
+    # Paths, names and stored options are printed literally (Text, markup=False): a "[...]" in
+    # them is text, not rich markup.
     if report["reused"]:
         console.print(
-            f"[yellow]{report['path']} already holds {report['dataset']!r}: nothing to do "
-            "(pass --force to rebuild)[/]"
+            Text(f"{report['path']} already holds {report['dataset']!r}: nothing to do "
+                 "(pass --force to rebuild)", style="yellow"),
+            soft_wrap=True,
         )
         if not report["same_request"]:
             console.print(
-                "[yellow]the stored dataset was built with other options: "
-                f"{card.get('import', {})}[/]"
+                Text("the stored dataset was built with other options: "
+                     f"{card.get('import', {})}", style="yellow"),
+                soft_wrap=True,
             )
     console.print(
-        f"[bold]{report['dataset']}[/]: N = {report['n']:,} queries, M = {report['m']} LLMs; "
-        f"rows dropped: {report['dropped']}, rows merged: {report['merged']}",
+        Text.assemble(
+            (str(report["dataset"]), "bold"),
+            f": N = {report['n']:,} queries, M = {report['m']} LLMs; "
+            f"rows dropped: {report['dropped']}, rows merged: {report['merged']}",
+        ),
         highlight=False,
     )
     console.print(
@@ -100,29 +123,34 @@ def download_cmd(
         f"(content hash {card.get('content_hash', '?')})",
         soft_wrap=True,
         highlight=False,
+        markup=False,
     )
 
 
 @app.command("info")
 @handle_errors
 def info_cmd(
-    name: str = typer.Argument(..., help="A downloaded dataset (its folder under the data dir)."),
+    name: str = typer.Argument(
+        ..., autocompletion=complete_dataset,
+        help="A downloaded dataset (its folder under the data dir).",
+    ),
 ) -> None:
     """Print a downloaded dataset's card: size, tasks, per-LLM mean performance and cost."""
     card = dataset_card(name, data_dir=data_dir())
-    head = Table(title=f"dataset {name}", show_header=False)
-    head.add_row("source", str(card.get("source", "unknown")))
+    # Card text (source, licence, task and model names) goes in as Text: printed literally.
+    head = Table(title=Text(f"dataset {name}"), show_header=False)
+    head.add_row("source", Text(str(card.get("source", "unknown"))))
     head.add_row("queries (N)", f"{card['n_queries']:,}")
     head.add_row("LLMs (M)", str(card["n_models"]))
-    head.add_row("licence", str(card.get("licence", "unknown")))
-    head.add_row("content hash", str(card.get("content_hash", "")))
+    head.add_row("licence", Text(str(card.get("licence", "unknown"))))
+    head.add_row("content hash", Text(str(card.get("content_hash", ""))))
     console.print(head)
 
     tasks = Table(title="tasks")
     tasks.add_column("task")
     tasks.add_column("queries", justify="right")
     for task, count in sorted(card.get("tasks", {}).items(), key=lambda kv: -kv[1]):
-        tasks.add_row(task, f"{count:,}")
+        tasks.add_row(Text(str(task)), f"{count:,}")
     console.print(tasks)
 
     llms = Table(title="LLMs")
@@ -133,8 +161,8 @@ def info_cmd(
     if prices:
         llms.add_column("USD / 1M tokens (in / out)", justify="right")
     for model in card["models"]:
-        row = [
-            model,
+        row: list[str | Text] = [
+            Text(str(model)),
             f"{card['mean_perf'][model]:.3f}",
             f"{card['mean_cost_usd'][model]:.3g}",
         ]

@@ -9,8 +9,23 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from routebench.cli.common import app, console, data_dir, handle_errors, results_dir
+
+# Paths, file names, reasons and parameters are printed literally (markup=False or rich Text):
+# a "[...]" in them is text, not rich markup.
+
+
+def _complete_formats(incomplete: str) -> list[str]:
+    """Shell completion of ``--format``'s comma list: the formats not given yet (md, csv, tex),
+    after those given (``md,c`` -> ``md,csv``)."""
+    from routebench.report import FORMATS
+
+    *given, last = incomplete.split(",")
+    prefix = "".join(f"{g}," for g in given)
+    last = last.strip().lower()
+    return [prefix + f for f in FORMATS if f not in given and f.startswith(last)]
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -32,7 +47,7 @@ def _report(paths: list[Path], out: Path | None, formats: str, show: bool = True
     if show:
         console.print(Markdown(report.markdown()))
     for p in written:
-        console.print(f"wrote {p}", highlight=False)
+        console.print(f"wrote {p}", highlight=False, markup=False)
     return written
 
 
@@ -49,10 +64,12 @@ def _plot(paths: list[Path], out: Path | None, per_run: bool | None) -> None:
         summary = plot_runs(runs, target, per_run=per_run,
                             progress=lambda name: status.update(f"drawing {name}"))
     for name, _, files in summary.written:
-        console.print(f"wrote {name}: {', '.join(p.name for p in files)}", highlight=False)
+        console.print(f"wrote {name}: {', '.join(p.name for p in files)}", highlight=False,
+                      markup=False)
     for name, reason in summary.skipped:
-        console.print(f"[yellow]skipped[/] {name}: {reason}", highlight=False)
-    console.print(f"index: {summary.index}", highlight=False)
+        console.print(Text.assemble(("skipped", "yellow"), f" {name}: {reason}"),
+                      highlight=False)
+    console.print(f"index: {summary.index}", highlight=False, markup=False)
 
 
 @app.command("report")
@@ -60,7 +77,8 @@ def _plot(paths: list[Path], out: Path | None, per_run: bool | None) -> None:
 def report(
     results: list[Path] = typer.Argument(..., help="Run folders, sweep folders or parents of "
                                          "runs (e.g. results/)."),
-    format: str = typer.Option("md,csv,tex", "--format", help="Comma list of md, csv, tex."),
+    format: str = typer.Option("md,csv,tex", "--format", help="Comma list of md, csv, tex.",
+                               autocompletion=_complete_formats),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: the run "
                                     "folder for one run, the runs' common parent for several)."),
 ) -> None:
@@ -115,7 +133,7 @@ def sweep(
     root = results_dir(write=not dry_run)
     if dry_run:
         points = expand(spec, data_dir())
-        table = Table(title=f"{spec.name} on {spec.dataset}: {len(points)} point(s)")
+        table = Table(title=Text(f"{spec.name} on {spec.dataset}: {len(points)} point(s)"))
         for col in ("#", "parameters", "run folder", "status"):
             table.add_column(col)
         for p in points:
@@ -123,14 +141,14 @@ def sweep(
             if p.capped_from is not None:
                 params += f" (test_size capped from {p.capped_from})"
             done = is_finished(p.run_dir(root), p.config) and not force
-            table.add_row(str(p.index), params, str(p.run_dir(root)),
+            table.add_row(str(p.index), Text(params), Text(str(p.run_dir(root))),
                           "finished" if done else "to run")
         console.print(table)
         return
     outcome = run_sweep(spec, data_dir=data_dir(write=True), results_root=root, out_dir=out,
                         jobs=jobs, force=force)
     console.print(f"{len(outcome.ran)} point(s) run, {len(outcome.skipped)} already finished; "
-                  f"sweep.json in {outcome.out_dir}", highlight=False)
+                  f"sweep.json in {outcome.out_dir}", highlight=False, markup=False)
     capped = [p for p in outcome.points if p.capped_from is not None]
     for p in capped:
         console.print(f"[yellow]capped[/] point {p.index}: test size {p.capped_from} -> "

@@ -3,8 +3,9 @@
 Every source turns its raw form (generated, a Hugging Face dataset, or local files given with
 ``from_path``) into one validated :class:`~routebench.dataset.RouteTable`, stored as
 ``<data_dir>/<out>/table.parquet`` plus ``card.json``. Per-dataset constants (prices per 1M
-tokens, default model lists, Hugging Face repo ids, file names) live in ``configs/sources.yaml``
-and are copied into each card.
+tokens, default model lists, Hugging Face repo ids, file names) live in ``sources.yaml`` beside
+this module (package data, read through :mod:`importlib.resources`, so an installed wheel finds
+it) and are copied into each card.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -32,8 +34,12 @@ from routebench.dataset import (
     verify_card,
 )
 
-#: Where per-dataset constants live (the repository's ``configs/`` folder).
-CONFIG_FILE = Path(__file__).resolve().parents[2] / "configs" / "sources.yaml"
+if TYPE_CHECKING:  # importlib.resources.abc is Python 3.11+; annotations are never evaluated
+    from importlib.resources.abc import Traversable
+
+#: Where per-dataset constants live: ``sources.yaml``, package data of ``routebench.sources``
+#: (a path inside the installed package; ``str()`` of it names the file in messages).
+CONFIG_FILE: Traversable = resources.files(__name__) / "sources.yaml"
 
 HF_HOST = "huggingface.co"
 #: Seconds to wait for the Hugging Face hub before giving up (probe and HTTP timeouts).
@@ -88,9 +94,12 @@ def _load_builtin() -> None:
 
 
 @cache
-def _all_config(path: Path = CONFIG_FILE) -> dict[str, Any]:
-    if not path.exists():
-        raise DatasetError(f"{path}: source configuration file is missing")
+def _all_config(path: Traversable = CONFIG_FILE) -> dict[str, Any]:
+    if not path.is_file():
+        raise DatasetError(
+            f"{path}: source configuration file is missing (package data of routebench.sources; "
+            "reinstall routebench)"
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -101,7 +110,8 @@ def _all_config(path: Path = CONFIG_FILE) -> dict[str, Any]:
 
 
 def source_config(name: str) -> dict[str, Any]:
-    """The settings of source ``name`` from ``configs/sources.yaml`` (a fresh copy)."""
+    """The settings of source ``name`` from ``sources.yaml`` (:data:`CONFIG_FILE`; a fresh
+    copy)."""
     data = _all_config()
     if name not in data:
         raise DatasetError(f"{CONFIG_FILE}: no section {name!r}")

@@ -4,7 +4,7 @@ Each details file holds one evaluation task's samples for one model, in lm-evalu
 schema: ``doc_id``, ``doc``, ``arguments`` (the requests: ``gen_args_<k>`` records with
 ``arg_0`` = context and ``arg_1`` = continuation, or a list of such pairs), ``resps`` /
 ``filtered_resps`` and one metric column (``acc_norm``, ``acc``, ``exact_match``,
-``prompt_level_strict_acc``, ...: the first of ``score_fields`` in ``configs/sources.yaml``).
+``prompt_level_strict_acc``, ...: the first of ``score_fields`` in ``sources.yaml``).
 
 Queries are keyed by ``<task>/<doc_id>`` and models joined on that key. The task is the
 ``task`` column if present, else parsed from the file name (``samples_<task>_<timestamp>``).
@@ -13,7 +13,7 @@ Cost: the details carry no token counts, so tokens are estimated as characters /
 (``chars_per_token``): input tokens are the characters of every request (context +
 continuation; a multiple-choice question scores each choice), output tokens are those of the
 generated text for generation tasks and 1 per request for log-likelihood tasks. Cost in USD =
-tokens x the model's price per 1M tokens (``configs/sources.yaml``).
+tokens x the model's price per 1M tokens (``sources.yaml``).
 
 ``--from PATH`` imports a folder with one entry per model: a file ``<model>.jsonl`` /
 ``<model>.parquet``, or a folder ``<model>/`` of ``samples_<task>_<timestamp>.jsonl`` files

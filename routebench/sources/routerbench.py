@@ -44,7 +44,7 @@ PICKLE_SUFFIXES = (".pkl", ".pickle")
 
 
 def known_releases() -> dict[str, str]:
-    """SHA-256 -> file name of RouterBench's released pickles (``configs/sources.yaml``)."""
+    """SHA-256 -> file name of RouterBench's released pickles (``sources.yaml``)."""
     files = source_config("routerbench").get("files", {})
     return {str(f["sha256"]): str(f["name"]) for f in files.values()}
 
@@ -72,7 +72,7 @@ def read_wide_file(path: str | Path, *, allow_pickle: bool = False) -> pd.DataFr
     """One RouterBench wide-format file (CSV, pickle or Parquet) as a DataFrame.
 
     A pickle is unpickled only when it is one of RouterBench's released files (SHA-256 pinned in
-    ``configs/sources.yaml``) or ``allow_pickle`` is set: a pickle can run code when loaded."""
+    ``sources.yaml``) or ``allow_pickle`` is set: a pickle can run code when loaded."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:

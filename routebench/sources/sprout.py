@@ -4,7 +4,7 @@ Schema: one row per query with a ``prompt`` column and one column per LLM, each 
 record with (at least) ``score``, ``num_input_tokens`` and ``num_output_tokens``. A task column
 (``dataset``, ``task``, ``source`` or ``eval_name``) and an id column (``id``, ``sample_id``,
 ``prompt_id``) are used when present. Cost in USD = input tokens x input price + output tokens x
-output price, with prices per 1M tokens from ``configs/sources.yaml`` (recorded in the card).
+output price, with prices per 1M tokens from ``sources.yaml`` (recorded in the card).
 """
 
 from __future__ import annotations

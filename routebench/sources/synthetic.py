@@ -12,7 +12,7 @@ queries are out of every LLM's reach) and ``noise_ij`` a per-query, per-LLM idio
 is why the per-query oracle is right far more often than any single LLM.
 
 Costs (USD) are ``input_tokens x input price + output_tokens x output price`` with prices per
-1M tokens from ``configs/sources.yaml``; input tokens are counted from the prompt text
+1M tokens from ``sources.yaml``; input tokens are counted from the prompt text
 (characters / 4, scaled by the task's unseen context such as few-shot examples), output tokens
 depend on the task (code and math answers are long) and on the LLM's verbosity.
 """
