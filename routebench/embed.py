@@ -48,6 +48,7 @@ from rich.progress import (
 from routebench import io
 from routebench.dataset import RouteTable, dataset_dir
 from routebench.errors import IntegrityError, ParamError
+from routebench.params import as_mapping
 from routebench.seeding import rng
 
 DEFAULT_EMBEDDER = "tfidf"
@@ -448,15 +449,7 @@ class EmbedSpec:
     params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        given = self.params
-        if isinstance(given, Mapping):
-            given = tuple(given.items())
-        try:
-            given_dict = dict(given or ())
-        except (TypeError, ValueError):
-            raise EmbedParamError(
-                "embedder_params", f"expected a mapping of names to values, got {self.params!r}"
-            ) from None
+        given_dict = as_mapping("embedder_params", self.params, EmbedParamError)
         resolved = resolve_params(self.name, given_dict)
         object.__setattr__(self, "params", tuple(sorted(resolved.items())))
 

@@ -52,6 +52,7 @@ from routebench import io
 from routebench.dataset import RouteTable, dataset_dir
 from routebench.embed import EmbedSpec, get_embeddings
 from routebench.errors import IntegrityError, ParamError
+from routebench.params import as_mapping
 from routebench.seeding import rng
 from routebench.split import Split
 
@@ -143,15 +144,7 @@ class IndexSpec:
         if kind not in INDEX_TYPES:
             raise IndexParamError("index", f"unknown index {kind!r}; known: "
                                   f"{', '.join(INDEX_TYPES)}")
-        given = self.params
-        if isinstance(given, Mapping):
-            given = tuple(given.items())
-        try:
-            given_dict = dict(given or ())
-        except (TypeError, ValueError):
-            raise IndexParamError(
-                "index_params", f"expected a mapping of names to values, got {self.params!r}"
-            ) from None
+        given_dict = as_mapping("index_params", self.params, IndexParamError)
         unknown = sorted(set(given_dict) - set(_DEFAULTS[kind]))
         if unknown:
             known = ", ".join(_DEFAULTS[kind]) or "none"

@@ -81,6 +81,12 @@ def _as_pairs(param: str, value: Any, error: E) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(pairs))
 
 
+def as_mapping(param: str, value: Any, error: E = ParamError) -> dict[str, Any]:
+    """A parameter map given as a mapping or as (name, value) pairs (None: empty), as a dict;
+    anything else refused naming ``param``."""
+    return dict(_as_pairs(param, () if value is None else value, error))
+
+
 _SCALARS = {"int": _as_int, "float": _as_float, "str": _as_str, "bool": _as_bool}
 
 

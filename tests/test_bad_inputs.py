@@ -703,3 +703,30 @@ def test_bad_sweep_files(place: Place, tmp_path: Path, case: str) -> None:
     path.write_text(f"dataset: {DATASET}\n" + text)
     out = refused(place, ["sweep", str(path), *extra, "--no-report"], *needles)
     assert "Traceback" not in out
+
+
+def test_hub_files_are_pinned_and_hash_checked_before_unpickling(
+        place: Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the hub returns is unpickled only if its SHA-256 is the pinned one: a changed
+    file (here: a pickle with a payload) is refused before pickle.load sees it."""
+    import huggingface_hub
+
+    import routebench.sources.routerbench as rb
+
+    marker = tmp_path / "pwned"
+    served = tmp_path / "routerbench_0shot.pkl"
+    served.write_bytes(pickle.dumps(_Payload(str(marker))))
+    asked: dict = {}
+
+    def fake_download(**kwargs):
+        asked.update(kwargs)
+        return str(served)
+
+    monkeypatch.setattr(rb, "prepare_hub", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    refused(place, ["download", "routerbench"], "differs from the pinned",
+            "refusing to unpickle")
+    assert not marker.exists()
+    pinned = rb.source_config("routerbench")
+    assert asked["revision"] == pinned["revision"] and len(pinned["revision"]) == 40
+    assert asked["filename"] == pinned["files"]["zero_shot"]["name"]
