@@ -32,6 +32,14 @@ class Entry:
     label: str
     colour: str
     kind: Kind = "online"
+    #: The label in math notation where the paper uses one (matplotlib mathtext, also valid
+    #: LaTeX inside ``$...$``), e.g. ``$\hat{C}_{\mathrm{opt}}$``; "" to use ``label``.
+    math: str = ""
+
+    @property
+    def figure_label(self) -> str:
+        """The label for figures and LaTeX tables (the math form where there is one)."""
+        return self.math or self.label
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -41,7 +49,8 @@ class Entry:
         kind = str(data.get("kind", "online"))
         return cls(name=str(data["name"]), label=str(data.get("label") or data["name"]),
                    colour=str(data.get("colour") or fallback_colour(str(data["name"]))),
-                   kind=kind if kind in KINDS else "online")  # type: ignore[arg-type]
+                   kind=kind if kind in KINDS else "online",  # type: ignore[arg-type]
+                   math=str(data.get("math") or ""))
 
 
 #: Every built-in router, oracle and bound, in the order tables and figures list them
@@ -54,8 +63,9 @@ BUILTIN: tuple[Entry, ...] = (
     Entry("knn-cost", "KNN-Cost", "#bcbd22"),
     Entry("batch-split", "BatchSplit", "#2ca02c"),
     Entry("port", "PORT", "#d62728"),
-    Entry("approx-opt", "Approx Optimum (C^_opt)", "#9467bd", "oracle"),
-    Entry("opt", "Optimum (C_opt)", "#000000", "oracle"),
+    Entry("approx-opt", "Approx Optimum (C^_opt)", "#9467bd", "oracle",
+          r"$\hat{C}_{\mathrm{opt}}$"),
+    Entry("opt", "Optimum (C_opt)", "#000000", "oracle", r"$C_{\mathrm{opt}}$"),
     Entry("lp-bound", "LP bound", "#8c564b", "bound"),
     Entry("milp", "MILP optimum", "#e377c2", "bound"),
 )

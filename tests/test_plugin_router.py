@@ -73,7 +73,7 @@ def test_a_plugin_router_runs_with_parameters_and_its_own_stream(data: Path,
     assert run.routers == ["random", SPEC, "approx-opt"]
     assert run.manifest["config"]["router_params"] == {SPEC: {"p_drop": 0.25}}
     assert run.manifest["routers"][SPEC] == {"name": SPEC, "label": "Coin flip",
-                                             "colour": "#123456", "kind": "online"}
+                                             "colour": "#123456", "kind": "online", "math": ""}
     whole = run.whole()
     coin = whole[whole["router"] == SPEC].pivot(index="seed", columns="metric", values="value")
     assert (coin["throughput"] > 0).all() and (coin["cr_lp"] <= 1).all()

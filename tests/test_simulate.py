@@ -58,7 +58,7 @@ def test_results_folder_has_the_documented_files(run_dir: Path) -> None:
         "port": {"eps": 0.025, "alpha": 1e-4, "gamma_solver": "lbfgsb"},
         "batch-split": {"batch_size": 256, "node_limit": 100, "mip_rel_gap": 1e-3}}
     assert manifest["routers"]["port"] == {"name": "port", "label": "PORT", "colour": "#d62728",
-                                           "kind": "online"}
+                                           "kind": "online", "math": ""}
     assert manifest["config"]["seeds"] == list(SEEDS)
     assert manifest["n_test"] == 800 and manifest["n_history"] == 1600
     for field in ("git_commit", "versions", "data_hash", "index", "total_budget_usd"):
