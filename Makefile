@@ -6,7 +6,7 @@ RB     := $(BIN)/routebench
 STAMP  := $(VENV)/.installed
 DATASET ?= synthetic
 
-.PHONY: install demo test test-slow lint bench paper clean
+.PHONY: install demo test test-slow lint bench paper docs-results clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,13 @@ paper: $(STAMP)
 	$(RB) report $(PAPER)/table1 --out $(PAPER)
 	$(RB) plot $(addprefix $(PAPER)/,$(PAPER_CONFIGS)) --out $(PAPER)/figures --no-per-run
 	@echo "report: $(PAPER)/report.md  figures: $(PAPER)/figures/"
+
+## docs-results: regenerate the README's results blocks (the slice and the synthetic default,
+##   run into results/docs/; the performance tables from results/bench/); FIGURES=1 also reruns
+##   the paper's sweeps on the slice and refreshes docs/figures/
+FIGURES ?=
+docs-results: $(STAMP)
+	$(BIN)/python docs/generate.py $(if $(FIGURES),--figures,)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

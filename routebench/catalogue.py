@@ -14,6 +14,7 @@ offline bounds (the LP relaxation and the exact 0/1 optimum), not routes.
 
 from __future__ import annotations
 
+import difflib
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -131,3 +132,11 @@ def ordered(names: Iterable[str],
                 builtin if builtin is not None else given)
 
     return [name for _, name in sorted(enumerate(names), key=key)]
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``name`` (case-insensitive),
+    or "" when none is close."""
+    options = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {options[close[0]]!r}?)" if close else ""

@@ -52,8 +52,9 @@ MAX_SEED = 2**63 - 1
 
 @dataclass(frozen=True)
 class SimConfig:
-    """One simulate run. Every field but ``extra`` is part of the run key; inside the run
-    folder each finished seed is stored on its own, so an interrupted run resumes.
+    """One simulate run. Every field but ``extra`` and ``seeds`` is part of the run key; inside
+    the run folder each finished seed is stored on its own, so an interrupted run resumes and
+    more seeds extend a finished run.
 
     ``routers`` are names: built-in ones (``routebench.catalogue``), plug-ins as
     ``module:Class`` or an entry point of the group ``routebench.routers``. ``router_params``
@@ -78,6 +79,8 @@ class SimConfig:
     models: tuple[str, ...] | None = None
     milp_limit: int = DEFAULT_MILP_LIMIT
     milp_node_limit: int = DEFAULT_MILP_NODE_LIMIT
+    #: Solver of the exact MILP bound: "highs", "pulp" (PuLP's CBC) or "pulp:<SOLVER>".
+    milp_solver: str = "highs"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -113,12 +116,15 @@ class SimConfig:
         return dict(dict(self.router_params).get(router, ()))
 
     def run_key(self) -> str:
-        """Readable, deterministic folder name: no timestamps, a pure function of the fields."""
+        """Readable, deterministic folder name: no timestamps, a pure function of every field
+        but ``seeds`` (the seeds are the run's sample: asking for more seeds of a finished
+        configuration extends its run instead of starting another)."""
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.dataset)
         split = self.split if self.split != "extreme" else f"extreme{self.extreme_k}"
+        identity = {k: v for k, v in self.key_fields().items() if k != "seeds"}
         return (
             f"{slug}-{split}-b{self.budget:g}-n{self.test_size}-{self.embedder.replace(':', '_')}"
-            f"-{self.index}-{stable_hash(self.key_fields(), 10)}"
+            f"-{self.index}-{stable_hash(identity, 10)}"
         )
 
     def with_changes(self, **changes: Any) -> SimConfig:
@@ -227,13 +233,15 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def parse_routers(text: str) -> tuple[str, ...]:
-    """``"all"``, ``"online"`` or a comma list of router names."""
+    """``"all"``, ``"online"`` or a comma list of router names (built-in names in any case)."""
     text = text.strip()
-    if text == "all":
-        return catalogue.ALL
-    if text == "online":
-        return catalogue.ONLINE
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if text.lower() in ("all", "online"):
+        text = text.lower()
+        return catalogue.ALL if text == "all" else catalogue.ONLINE
+    builtin = {n.lower(): n for n in catalogue.ALL}
+    # built-in names are case-insensitive; a plug-in (module:Class) is taken as written
+    names = tuple(builtin.get(n.strip().lower(), n.strip()) for n in text.split(",")
+                  if n.strip())
     if not names:
         raise ConfigParamError("routers", "is empty")
     return names
@@ -288,6 +296,12 @@ def validate(cfg: SimConfig) -> None:
     if cfg.milp_node_limit < 1:
         raise bad("milp_node_limit", f"must be an integer >= 1 (branch-and-bound nodes), got "
                   f"{cfg.milp_node_limit}")
+    if cfg.milp_solver != "highs":
+        # the spelling only (no import); simulate.resolve_config checks that it is installed
+        from routebench.oracle import check_milp_solver
+
+        check_milp_solver(cfg.milp_solver, available=False, param="milp_solver",
+                          error=ConfigParamError)
     if cfg.models is not None:
         if len(cfg.models) < 1:
             raise bad("models", "is empty")

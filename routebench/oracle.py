@@ -20,9 +20,12 @@ This module offers
 - :func:`lp_choices`: the rounded oracles (``approx-opt`` on estimates, ``opt`` on true
   features): each query goes to the LLM with the largest LP weight, or is dropped;
 - :func:`solve_milp`: the exact 0/1 optimum (or a proven bound on it) with HiGHS, cheap enough
-  per call to serve BatchSplit's 256-query batches.
+  per call to serve BatchSplit's 256-query batches, or with any solver PuLP reaches
+  (``solver="pulp"``: PuLP's bundled CBC; ``"pulp:GUROBI_CMD"``, ...; see
+  :func:`check_milp_solver`).
 
-Everything here is pure: arrays in, arrays out, no file I/O and no randomness.
+Everything here is pure: arrays in, arrays out, no file I/O (but the temporary model, solution
+and log files of PuLP's command-line solvers) and no randomness.
 Conventions: ``perf`` and ``cost`` are float64 (N, M); ``budgets`` float64 (M,) in USD;
 ``choices`` int64 (N,), the LLM index or -1 for drop.
 """
@@ -32,9 +35,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import highspy
@@ -47,6 +53,7 @@ __all__ = [
     "LPResult",
     "MILPResult",
     "OracleInputError",
+    "check_milp_solver",
     "dual_objective",
     "lp_choices",
     "milp_allowed",
@@ -243,14 +250,16 @@ def _status_name(h: highspy.Highs) -> str:
 # ------------------------------------------------------------------------------------- MILP
 @dataclass(frozen=True)
 class MILPResult:
-    """The 0/1 offline optimum (PORT.md section 2) as found by HiGHS.
+    """The 0/1 offline optimum (PORT.md section 2) as found by HiGHS (or a PuLP solver).
 
     ``objective`` is the performance (sum of d) of ``choices``; ``bound`` is the proven upper
     bound on the integer optimum; ``gap`` = (bound - objective) / max(1, |bound|), within
-    mip_rel_gap when proven optimal; ``status`` is HiGHS' model status (``optimal``,
-    ``node_limit`` when the branch-and-bound node limit stopped the search, ...); ``choices``
-    int64 (N,), the LLM per query or -1 (drop); ``seconds`` is wall time (reported, never a
-    limit); ``nodes`` the branch-and-bound nodes HiGHS explored (deterministic)."""
+    mip_rel_gap when proven optimal (a PuLP solver that reports no bound gets the LP bound,
+    so its gap may be wider: see :func:`solve_milp`); ``status`` is the solver's status
+    (``optimal``, ``node_limit`` when the branch-and-bound node limit stopped the search,
+    ...); ``choices`` int64 (N,), the LLM per query or -1 (drop); ``seconds`` is wall time
+    (reported, never a limit); ``nodes`` the branch-and-bound nodes the solver explored
+    (deterministic; 0 when a PuLP solver does not say)."""
 
     objective: float
     bound: float
@@ -303,6 +312,239 @@ def _repair_budgets(
     return choices
 
 
+# ------------------------------------------------------------------------------- MILP solvers
+#: How the ``solver`` argument of :func:`solve_milp` is spelled, for messages.
+MILP_SOLVER_SYNTAX = "'highs', 'pulp' (PuLP's bundled CBC) or 'pulp:<SOLVER>' (e.g. " \
+    "pulp:PULP_CBC_CMD, pulp:GUROBI_CMD, pulp:HiGHS_CMD)"
+#: The PuLP solver that ``solver="pulp"`` means: the CBC binary shipped inside PuLP.
+PULP_DEFAULT_SOLVER = "PULP_CBC_CMD"
+#: PuLP solvers that read CBC's command-line options and write its log (parsed for the status,
+#: the bound and the node count).
+_CBC_SOLVERS = frozenset({"PULP_CBC_CMD", "COIN_CMD"})
+
+
+def _pulp_node_options(name: str, node_limit: int) -> dict[str, object] | None:
+    """The keyword arguments that make PuLP solver ``name`` stop after ``node_limit``
+    branch-and-bound nodes (each solver's own option), or None when routebench knows none."""
+    if name in ("PULP_CBC_CMD", "COIN_CMD", "CPLEX_CMD", "SCIP_CMD", "SCIP_PY"):
+        return {"maxNodes": node_limit}  # PuLP maps it (CBC: -maxNodes N)
+    # PuLP's HiGHS (highspy) solver is left out: PuLP 3.3 fails on the status a node limit gives
+    # (KeyError: kSolutionLimit); routebench's own "highs" path is that solver anyway
+    if name == "HiGHS_CMD":
+        return {"options": [f"mip_max_nodes={node_limit}"]}  # HiGHS' options file
+    if name == "GUROBI":
+        return {"NodeLimit": node_limit}  # handed to Model.setParam
+    if name == "GUROBI_CMD":
+        return {"options": [("NodeLimit", node_limit)]}  # gurobi_cl NodeLimit=N
+    return None
+
+
+def _pulp_available() -> list[str]:
+    """The PuLP solvers that PuLP finds on this machine (``pulp.listSolvers``)."""
+    import pulp
+
+    return list(pulp.listSolvers(onlyAvailable=True))
+
+
+def check_milp_solver(
+    solver: object,
+    *,
+    available: bool = True,
+    node_limit: bool = False,
+    param: str = "solver",
+    error: Callable[[str, str], Exception] | None = None,
+) -> str:
+    """Check the ``solver`` of :func:`solve_milp` and return it: ``"highs"`` (HiGHS through its
+    own API, the default), ``"pulp"`` (PuLP's bundled CBC, ``PULP_CBC_CMD``) or
+    ``"pulp:<SOLVER>"`` with a name of ``pulp.listSolvers()`` (``PULP_CBC_CMD``, ``COIN_CMD``,
+    ``GUROBI_CMD``, ``HiGHS_CMD``, ...). With ``available`` the PuLP solver must also be one PuLP
+    finds on this machine (``pulp.listSolvers(onlyAvailable=True)``, a few milliseconds);
+    without it only the spelling is checked (no import). With ``node_limit`` the solver must
+    have a node-limit option that routebench knows how to set (CBC, HiGHS_CMD, Gurobi,
+    CPLEX_CMD, SCIP): a node limit is the only limit routebench uses, never a wall-clock one.
+    A bad value raises ``error(param, detail)`` (default: :class:`OracleInputError`
+    ``"<param>: <detail>"``) naming the solvers available here."""
+
+    def bad(detail: str) -> Exception:
+        if error is None:
+            return OracleInputError(f"{param}: {detail}")
+        return error(param, detail)
+
+    if not isinstance(solver, str):
+        raise bad(f"expected {MILP_SOLVER_SYNTAX}, got {solver!r}")
+    if solver == "highs":
+        return solver
+    backend, colon, name = solver.partition(":")
+    if backend != "pulp" or (colon and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name)):
+        raise bad(f"expected {MILP_SOLVER_SYNTAX}, got {solver!r}")
+    name = name or PULP_DEFAULT_SOLVER
+    if available:
+        try:
+            import pulp
+        except ImportError as exc:
+            raise bad(f"{solver!r} needs PuLP, which cannot be imported ({exc}); use 'highs'") \
+                from None
+        here = _pulp_available()
+        if name not in here:
+            known = list(dict.fromkeys(pulp.listSolvers()))
+            what = (f"PuLP solver {name!r} is not available on this machine" if name in known
+                    else f"{name!r} is not a PuLP solver")
+            usable = [n for n in here if not node_limit or _pulp_node_options(n, 1) is not None]
+            raise bad(f"{solver!r}: {what}; available here: 'highs', "
+                      + ", ".join(f"'pulp:{n}'" for n in usable)
+                      + f" (PuLP knows {', '.join(known)})")
+    if node_limit and _pulp_node_options(name, 1) is None:
+        raise bad(f"{solver!r}: routebench knows no node-limit option of PuLP solver {name!r} "
+                  "(and sets no wall-clock limit); use 'highs', 'pulp' (CBC), 'pulp:COIN_CMD', "
+                  "'pulp:HiGHS_CMD', 'pulp:GUROBI', 'pulp:GUROBI_CMD', 'pulp:CPLEX_CMD' or "
+                  "'pulp:SCIP_CMD'")
+    return solver
+
+
+def _cbc_log(path: str) -> dict[str, object]:
+    """What CBC's log says at the end: ``result`` (the text after ``Result -``), ``bound`` (its
+    ``Upper bound`` line, rounded up by half a unit of its last printed digit, since CBC prints
+    it with few digits) and ``nodes`` (``Enumerated nodes`` less the nodes of CBC's "complete
+    fathoming" of small subtrees, which its ``maxNodes`` does not count: the branch-and-bound
+    nodes the limit applies to); missing lines are left out."""
+    out: dict[str, object] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return out
+    m = re.search(r"^Result - (.+?)\s*$", text, re.M)
+    if m:
+        out["result"] = m.group(1)
+    m = re.search(r"^Upper bound:\s*(\S+)", text, re.M)
+    if m:
+        with contextlib.suppress(ValueError):
+            digits = m.group(1)
+            decimals = len(digits.partition(".")[2]) if "e" not in digits.lower() else 16
+            out["bound"] = float(digits) + 0.5 * 10.0 ** -decimals
+    m = re.search(r"^Enumerated nodes:\s*(\d+)", text, re.M)
+    if m:
+        # the last search's line (a restarted search logs one per search)
+        fathomed = re.findall(r"complete fathoming \d+ times, (\d+) nodes", text)
+        out["nodes"] = max(0, int(m.group(1)) - int(fathomed[-1] if fathomed else 0))
+    return out
+
+
+def _solve_milp_pulp(
+    perf: np.ndarray,
+    cost: np.ndarray,
+    budgets: np.ndarray,
+    pairs: np.ndarray,
+    solver: str,
+    *,
+    node_limit: int | None,
+    mip_rel_gap: float,
+    threads: int,
+) -> tuple[np.ndarray, str, float, int]:
+    """Solve the 0/1 problem of :func:`solve_milp` with a PuLP solver: the same variables (the
+    selected pairs, query-major), the same cost scaling, budget rows then assignment rows.
+
+    Returns (choices before the budget repair, status, the solver's bound or NaN, nodes)."""
+    import pulp
+
+    name = solver.partition(":")[2] or PULP_DEFAULT_SOLVER
+    n, m = perf.shape
+    scale = _cost_scale(cost)
+    g_all = cost / scale
+    b = budgets / scale
+    rows, cols = np.nonzero(pairs)
+    k = rows.size
+    prob = pulp.LpProblem("routebench_milp", pulp.LpMaximize)
+    make = getattr(prob, "add_variable", None)  # PuLP >= 3.3; LpVariable before
+    names = [f"x{j:09d}" for j in range(k)]  # zero-padded: PuLP orders columns by name
+    if make is not None:
+        xs = [make(v, 0, 1, cat=pulp.LpBinary) for v in names]
+    else:
+        xs = [pulp.LpVariable(v, 0, 1, cat=pulp.LpBinary) for v in names]
+    d = perf[rows, cols].tolist()
+    prob.setObjective(pulp.LpAffineExpression(list(zip(xs, d, strict=True))))
+    g = g_all[rows, cols]
+    for i in range(m):
+        ks = np.flatnonzero((cols == i) & (g > 0.0))
+        if ks.size:  # an LLM with only free pairs has an empty (always satisfied) budget row
+            expr = pulp.LpAffineExpression([(xs[j], float(g[j])) for j in ks])
+            prob += (expr <= float(b[i]), f"budget_{i:04d}")
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], k]
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        expr = pulp.LpAffineExpression([(xs[j], 1.0) for j in range(lo, hi)])
+        prob += (expr <= 1.0, f"query_{int(rows[lo]):09d}")
+
+    kwargs: dict[str, object] = {"msg": False, "gapRel": float(mip_rel_gap)}
+    if name not in _CBC_SOLVERS or threads != 1:
+        # CBC runs serially unless told a thread count (-threads 1 starts its threaded code)
+        kwargs["threads"] = int(threads)
+    if node_limit is not None:
+        kwargs.update(_pulp_node_options(name, int(node_limit)) or {})
+    with tempfile.TemporaryDirectory(prefix="routebench-milp-") as tmp:
+        log = os.path.join(tmp, "solver.log")
+        if name in _CBC_SOLVERS:
+            kwargs["logPath"] = log
+        with warnings.catch_warnings():
+            # PuLP 3 announces that PULP_CBC_CMD (the bundled CBC) goes away in PuLP 4
+            warnings.simplefilter("ignore", DeprecationWarning)
+            engine = pulp.getSolver(name, **kwargs)
+        if name == "HiGHS" and not _BANNER_SHOWN:
+            _new_highs()  # highspy's banner goes to /dev/null, not into the caller's output
+        try:
+            prob.solve(engine)
+        except pulp.PulpSolverError as exc:
+            raise RuntimeError(f"PuLP solver {name!r} failed: {exc}") from None
+        facts = _cbc_log(log) if name in _CBC_SOLVERS else {}
+
+    values = np.array([x.varValue if x.varValue is not None else 0.0 for x in xs])
+    choices = np.full(n, -1, dtype=np.int64)
+    chosen = values > 0.5
+    choices[rows[chosen]] = cols[chosen]
+
+    bound, nodes = float("nan"), 0
+    status = _pulp_status(prob.status, prob.sol_status, limited=node_limit is not None)
+    result = str(facts.get("result", ""))
+    if result.startswith("Optimal solution found"):
+        status = "optimal"
+    elif result.startswith("Stopped on node"):
+        status = "node_limit"
+    elif result.startswith("Problem proven infeasible"):
+        status = "infeasible"
+    if "bound" in facts:
+        bound = float(facts["bound"])  # type: ignore[arg-type]
+    nodes = int(facts.get("nodes", 0))  # type: ignore[call-overload]
+    model = getattr(prob, "solverModel", None)
+    if isinstance(model, highspy.Highs):  # PuLP's HiGHS (highspy) solver: ask HiGHS itself
+        info = model.getInfo()
+        bound, nodes = float(info.mip_dual_bound), int(info.mip_node_count)
+        if model.getModelStatus() == highspy.HighsModelStatus.kSolutionLimit \
+                and node_limit is not None:
+            status = "node_limit"
+        elif model.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            status = "optimal"
+    return choices, status, bound, nodes
+
+
+def _pulp_status(status: int, sol_status: int, *, limited: bool) -> str:
+    """PuLP's (status, sol_status) as one word. A solver stopped by a limit with a solution in
+    hand comes back as status Optimal with sol_status IntegerFeasible (CBC: "Stopped on
+    nodes"), without one as NotSolved; the node limit is the only limit routebench sets."""
+    import pulp
+
+    if status == pulp.LpStatusOptimal:
+        if sol_status == pulp.LpSolutionIntegerFeasible:
+            return "node_limit" if limited else "stopped"
+        return "optimal"
+    if status == pulp.LpStatusNotSolved:
+        return "node_limit" if limited else "not_solved"
+    if status == pulp.LpStatusInfeasible:
+        return "infeasible"
+    if status == pulp.LpStatusUnbounded:
+        return "unbounded"
+    return "error"
+
+
 def solve_milp(
     perf: np.ndarray,
     cost: np.ndarray,
@@ -311,8 +553,10 @@ def solve_milp(
     node_limit: int | None = None,
     mip_rel_gap: float = 1e-4,
     threads: int = 1,
+    solver: str = "highs",
 ) -> MILPResult:
-    """Solve the 0/1 offline problem of PORT.md section 2 with HiGHS' branch and cut.
+    """Solve the 0/1 offline problem of PORT.md section 2 with HiGHS' branch and cut (or a
+    PuLP solver, below).
 
     For the ``milp`` pseudo-router and for BatchSplit's per-batch problems (estimated features,
     remaining estimated budgets); a 256 x 11 batch costs milliseconds to seconds. Pairs with
@@ -323,8 +567,27 @@ def solve_milp(
     inputs and options alone, bit for bit, however loaded the machine is. Returns the best
     integer solution and HiGHS' proven bound (status ``node_limit`` if the limit stopped the
     search); without any integer solution all queries are dropped (objective 0), and without a
-    bound from HiGHS the LP bound is reported."""
+    bound from HiGHS the LP bound is reported.
+
+    ``solver`` (checked first, by :func:`check_milp_solver`): ``"highs"`` is the path above;
+    ``"pulp"`` or ``"pulp:<SOLVER>"`` hands the same model (same variables, same cost scaling)
+    to a solver through PuLP, with ``mip_rel_gap`` as PuLP's ``gapRel``, no output, one thread
+    (CBC's serial mode) and ``node_limit`` as the solver's own node option (CBC ``maxNodes``,
+    HiGHS_CMD ``mip_max_nodes``, Gurobi ``NodeLimit``, CPLEX_CMD and SCIP through PuLP's
+    ``maxNodes``; a solver without a known one is refused when a limit is asked for:
+    routebench sets no wall-clock limit). Status and bound: CBC (``PULP_CBC_CMD``,
+    ``COIN_CMD``) writes a log that is read for its result line (``Optimal solution found`` ->
+    ``optimal``, ``Stopped on node limit`` -> ``node_limit``), its bound (printed when it
+    stops at the gap tolerance or a limit; rounded up past its last digit) and its node count;
+    PuLP's ``HiGHS`` is asked directly (it takes no node limit); any other solver's state
+    comes from PuLP's status, where a stop with a solution not proven optimal (``sol_status``
+    IntegerFeasible) is read as the node limit. Without a bound from the solver the LP bound
+    (:func:`solve_lp`) is reported, so ``gap`` can exceed ``mip_rel_gap`` while ``status``
+    says ``optimal``. That includes CBC's "optimal" with no bound printed: the objective is
+    not taken as the bound, since the CBC that PuLP 3.3 ships (2.10.3) has been seen to claim
+    optimality 0.07 % short of the optimum (``tests/test_pulp.py``)."""
     t0 = time.perf_counter()
+    check_milp_solver(solver, node_limit=node_limit is not None)
     perf, cost, budgets = _check_inputs(perf, cost, budgets)
     if not mip_rel_gap >= 0.0:
         raise OracleInputError(f"mip_rel_gap: expected >= 0, got {mip_rel_gap}")
@@ -338,6 +601,25 @@ def solve_milp(
     pairs = (perf > 0.0) & (cost <= budgets[None, :])
     if not pairs.any():
         return MILPResult(0.0, 0.0, 0.0, "optimal", choices, time.perf_counter() - t0)
+    if solver != "highs":
+        found, status, bound, nodes = _solve_milp_pulp(
+            perf, cost, budgets, pairs, solver, node_limit=node_limit,
+            mip_rel_gap=mip_rel_gap, threads=threads)
+        choices = _repair_budgets(found, perf, cost, budgets)
+        served = choices >= 0
+        objective = float(perf[served, choices[served]].sum())
+        if not math.isfinite(bound):
+            bound = solve_lp(perf, cost, budgets, threads=threads).dual_objective
+        bound = max(bound, objective)
+        return MILPResult(
+            objective=objective,
+            bound=bound,
+            gap=float((bound - objective) / max(1.0, abs(bound))),
+            status=status,
+            choices=choices,
+            seconds=time.perf_counter() - t0,
+            nodes=nodes,
+        )
 
     scale = _cost_scale(cost)
     model = _build_model(perf, cost / scale, budgets / scale, pairs, integer=True)

@@ -13,6 +13,7 @@ listing its run folders.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import math
 import os
@@ -36,11 +37,14 @@ RESULTS_FILE = "results.parquet"
 TRACE_FILE = "trace.parquet"
 SUMMARY_FILE = "summary.csv"
 SWEEP_FILE = "sweep.json"
+FRONTIER_FILE = "frontier.parquet"
 CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
 SEEDS_DIR = "seeds"
 
 RESULTS_COLUMNS = ("router", "seed", "metric", "llm", "value")
 TRACE_COLUMNS = ("router", "seed", "position", "llm", "spend")
+FRONTIER_COLUMNS = ("cost", "performance")
 
 
 class ResultsError(ValueError):
@@ -61,6 +65,8 @@ class Run:
     results: pd.DataFrame
     trace: pd.DataFrame | None
     summary: pd.DataFrame | None
+    #: The offline cost-quality frontier (``cost`` USD, best ``performance``), or None.
+    frontier: pd.DataFrame | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -218,21 +224,40 @@ class RunStore:
         return self.path / SEEDS_DIR
 
     def is_finished(self) -> bool:
-        return is_run_dir(self.path)
+        """Whether the folder holds a finished run with every seed of the config."""
+        return is_finished_run(self.path, self.config.seeds)
+
+    def stored_seeds(self) -> list[int]:
+        """Every seed whose results are stored in the folder (sorted): those of this config and
+        those of earlier runs of the same configuration with other seeds."""
+        if not self.seeds_dir.is_dir():
+            return []
+        return sorted(int(p.name.split(".")[0]) for p in self.seeds_dir.glob("*.parquet")
+                      if p.name.split(".")[0].isdigit() and p.name.count(".") == 1)
 
     def finished_seeds(self) -> list[int]:
-        """The run's seeds whose results are stored (in config order)."""
-        return [s for s in self.config.seeds if (self.seeds_dir / f"{s}.parquet").is_file()]
+        """The config's seeds whose results are stored (in config order)."""
+        stored = set(self.stored_seeds())
+        return [s for s in self.config.seeds if s in stored]
+
+    def mark(self, state: str, error: str = "") -> None:
+        """Record why a run stopped before finishing (``interrupted`` or ``failed`` with the
+        error) in ``status.json``, which ``routebench runs`` shows; ``finish`` removes it."""
+        io.write_json(self.path / STATUS_FILE, {"state": state, "error": error,
+                                               "seeds_done": self.stored_seeds()})
 
     def remove(self) -> None:
         if self.path.exists():
             shutil.rmtree(self.path)
 
     def begin(self) -> bool:
-        """Create the folder and write ``config.json``; whether the folder is new."""
+        """Create the folder and write ``config.json`` (the config with every seed the run will
+        hold); whether the folder is new. A finished run that gets more seeds stays a finished
+        run of its earlier seeds until ``finish`` writes it again with all of them."""
         created = not self.path.exists()
         self.seeds_dir.mkdir(parents=True, exist_ok=True)
-        io.write_json(self.path / CONFIG_FILE, self.config.key_fields())
+        seeds = sorted(set(self.stored_seeds()) | set(self.config.seeds))
+        io.write_json(self.path / CONFIG_FILE, self.config.key_fields() | {"seeds": seeds})
         return created
 
     def store_seed(self, seed: int, frame: pd.DataFrame, trace: pd.DataFrame) -> None:
@@ -248,13 +273,14 @@ class RunStore:
         if not any(self.seeds_dir.glob("*.parquet")):
             shutil.rmtree(self.path, ignore_errors=True)
 
-    def finish(self, manifest: dict[str, Any]) -> Run:
+    def finish(self, manifest: dict[str, Any], frontier: pd.DataFrame | None = None) -> Run:
         """Combine the stored seeds into ``results.parquet``, ``trace.parquet`` (first seed) and
-        ``summary.csv``, then write ``manifest.json`` (``manifest`` plus the run key, config,
-        seeds, git commit and versions), which marks the run finished."""
+        ``summary.csv``, write ``frontier.parquet`` (the offline cost-quality frontier, when
+        given), then ``manifest.json`` (``manifest`` plus the run key, config, seeds, git commit
+        and versions), which marks the run finished."""
         from routebench.metrics import summarise
 
-        seeds = self.config.seeds
+        seeds = sorted(set(self.stored_seeds()) | set(self.config.seeds))
         results = pd.concat([pd.read_parquet(self.seeds_dir / f"{s}.parquet") for s in seeds],
                             ignore_index=True)
         trace = pd.read_parquet(self.seeds_dir / f"{seeds[0]}.trace.parquet")
@@ -262,12 +288,17 @@ class RunStore:
         io.write_with(self.path / RESULTS_FILE, lambda p: results.to_parquet(p, index=False))
         io.write_with(self.path / TRACE_FILE, lambda p: trace.to_parquet(p, index=False))
         io.write_with(self.path / SUMMARY_FILE, lambda p: summary.to_csv(p, index=False))
-        manifest = {"run_key": self.config.run_key(), "config": self.config.key_fields(),
+        if frontier is not None:
+            io.write_with(self.path / FRONTIER_FILE,
+                          lambda p: frontier.to_parquet(p, index=False))
+        config = self.config.key_fields() | {"seeds": list(seeds)}
+        manifest = {"run_key": self.config.run_key(), "config": config,
                     "git_commit": git_commit(), "versions": versions(),
                     "seeds_done": list(seeds), **manifest}
         io.write_json(self.path / MANIFEST_FILE, manifest)  # last: marks the run finished
+        (self.path / STATUS_FILE).unlink(missing_ok=True)
         return Run(path=self.path, manifest=manifest, results=results, trace=trace,
-                   summary=summary)
+                   summary=summary, frontier=frontier)
 
 
 # --------------------------------------------------------------------------- loading
@@ -275,6 +306,17 @@ def is_run_dir(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a finished run folder (manifest and results present)."""
     p = Path(path)
     return (p / MANIFEST_FILE).is_file() and (p / RESULTS_FILE).is_file()
+
+
+def is_finished_run(path: str | os.PathLike[str], seeds: Iterable[int]) -> bool:
+    """Whether ``path`` is a finished run folder that holds every one of ``seeds``."""
+    if not is_run_dir(path):
+        return False
+    try:
+        done = io.read_json(Path(path) / MANIFEST_FILE).get("seeds_done", [])
+    except (ValueError, AttributeError):
+        return False
+    return set(seeds) <= set(done if isinstance(done, list) else [])
 
 
 def _check_columns(frame: pd.DataFrame, want: Sequence[str], file: Path) -> None:
@@ -353,7 +395,12 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     summary = None
     if (path / SUMMARY_FILE).is_file():
         summary = pd.read_csv(path / SUMMARY_FILE)
-    return Run(path=path, manifest=manifest, results=results, trace=trace, summary=summary)
+    frontier = None
+    if (path / FRONTIER_FILE).is_file():
+        frontier = _read_parquet(path / FRONTIER_FILE)
+        _check_columns(frontier, FRONTIER_COLUMNS, path / FRONTIER_FILE)
+    return Run(path=path, manifest=manifest, results=results, trace=trace, summary=summary,
+               frontier=frontier)
 
 
 def _sweep_note(path: Path, sweep: dict[str, Any], missing: list[dict[str, Any]],
@@ -388,6 +435,14 @@ def find_run_dirs(path: str | os.PathLike[str], notes: list[str] | None = None) 
         raise ResultsError(f"{path}: no such file or folder")
     if is_run_dir(path):
         return [path]
+    if (path / CONFIG_FILE).is_file():  # a run folder that has not finished: left out
+        (info,) = list_runs(path)
+        message = (f"{path}: {info.status} run ({len(info.seeds_done)} of {len(info.seeds)} "
+                   f"seeds done), left out; `routebench runs {path}` shows how to resume it")
+        if notes is None:
+            raise ResultsError(message)
+        notes.append(message)
+        return []
     sweep_file = path / SWEEP_FILE
     if sweep_file.is_file():
         sweep = io.read_json(sweep_file)
@@ -411,10 +466,17 @@ def find_run_dirs(path: str | os.PathLike[str], notes: list[str] | None = None) 
             notes.append(_sweep_note(path, sweep, missing, len(points)))
         return dirs
     found = sorted(p.parent for p in path.rglob(MANIFEST_FILE) if is_run_dir(p.parent))
+    unfinished = [r for r in list_runs(path) if r.status != "finished"]
+    if notes is not None:
+        notes.extend(f"{r.path}: {r.status} run ({len(r.seeds_done)} of {len(r.seeds)} "
+                     f"seeds done), left out; `routebench runs {path}` shows how to resume it"
+                     for r in unfinished)
     if not found:
+        detail = (f"; {len(unfinished)} unfinished run folder(s): see `routebench runs {path}`"
+                  if unfinished else "")
         raise ResultsError(
             f"{path}: holds no finished run folder (a run folder has {MANIFEST_FILE} and "
-            f"{RESULTS_FILE}; a sweep folder has {SWEEP_FILE})"
+            f"{RESULTS_FILE}; a sweep folder has {SWEEP_FILE}){detail}"
         )
     return found
 
@@ -422,19 +484,97 @@ def find_run_dirs(path: str | os.PathLike[str], notes: list[str] | None = None) 
 def load_runs(paths: Iterable[str | os.PathLike[str]],
               notes: list[str] | None = None) -> list[Run]:
     """Load every run behind ``paths`` (run folders, sweep folders or parents such as
-    ``results/``), each run once, in the order given. ``notes``, when given, collects what the
-    caller should tell the user (see :func:`find_run_dirs`), e.g. that a sweep is incomplete."""
+    ``results/``), each run once, in the order given; a run key met twice (the same
+    configuration in two results folders) is loaded once. ``notes``, when given, collects what
+    the caller should tell the user (see :func:`find_run_dirs`): an incomplete sweep, a run left
+    out because it has not finished, a duplicate."""
+    paths = list(paths)
     seen: set[Path] = set()
+    keys: dict[str, Path] = {}
     runs = []
     for p in paths:
         for d in find_run_dirs(p, notes):
             real = d.resolve()
-            if real not in seen:
-                seen.add(real)
-                runs.append(load_run(d))
+            if real in seen:
+                continue
+            seen.add(real)
+            run = load_run(d)
+            if run.key in keys:  # the same configuration, run into two results folders
+                if notes is not None:
+                    notes.append(f"{d}: the same run as {keys[run.key]} (run key {run.key}); "
+                                 "reported once, from the first")
+                continue
+            keys[run.key] = d
+            runs.append(run)
     if not runs:
-        raise ResultsError("no results folder given")
+        raise ResultsError("no finished run among the given folders" if paths
+                           else "no results folder given")
     return runs
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run folder as ``routebench runs`` lists it: its ``config`` (the stored parameters),
+    the seeds asked (``seeds``) and stored (``seeds_done``), and ``status``: ``finished``,
+    ``partial`` (stopped or still running, resumable) or ``failed`` (``error`` says why)."""
+
+    path: Path
+    config: dict[str, Any]
+    seeds: list[int]
+    seeds_done: list[int]
+    status: str
+    error: str = ""
+
+    @property
+    def dataset(self) -> str:
+        return str(self.config.get("dataset", "?"))
+
+
+def _seed_files(path: Path) -> list[int]:
+    folder = path / SEEDS_DIR
+    if not folder.is_dir():
+        return []
+    names = (p.name.split(".") for p in folder.glob("*.parquet"))
+    return sorted(int(n[0]) for n in names if len(n) == 2 and n[0].isdigit())
+
+
+def list_runs(root: str | os.PathLike[str]) -> list[RunInfo]:
+    """Every run folder under ``root`` (or ``root`` itself), finished or not, sorted by path.
+    A folder is a run folder when it holds ``manifest.json`` or ``config.json``."""
+    root = Path(root)
+    if not root.exists():
+        raise ResultsError(f"{root}: no such folder")
+    folders = {p.parent for name in (MANIFEST_FILE, CONFIG_FILE) for p in root.rglob(name)}
+    out = []
+    for folder in sorted(folders):
+        stored = _seed_files(folder)
+        try:
+            if is_run_dir(folder):
+                manifest = io.read_json(folder / MANIFEST_FILE)
+                config = dict(manifest.get("config", {}))
+                done = [int(s) for s in manifest.get("seeds_done", [])]
+            else:
+                config, done = dict(io.read_json(folder / CONFIG_FILE)), stored
+        except (ValueError, AttributeError, TypeError) as exc:
+            out.append(RunInfo(folder, {}, [], stored, "failed", f"unreadable: {exc}"))
+            continue
+        if (folder / CONFIG_FILE).is_file():  # seeds asked by the latest run of the folder
+            with contextlib.suppress(ValueError, AttributeError):
+                config["seeds"] = io.read_json(folder / CONFIG_FILE).get("seeds", [])
+        asked = config.get("seeds", [])
+        seeds = sorted(set(int(s) for s in asked) | set(done)) if isinstance(asked, list) \
+            else done
+        status_file = folder / STATUS_FILE
+        state = io.read_json(status_file) if status_file.is_file() else {}
+        if is_run_dir(folder) and set(seeds) <= set(done):
+            status, error = "finished", ""
+        elif state.get("state") == "failed":
+            status, error = "failed", str(state.get("error", ""))
+        else:
+            status, error = "partial", ""
+        out.append(RunInfo(folder, config, seeds, sorted(set(done) | set(stored)), status,
+                           error))
+    return out
 
 
 # --------------------------------------------------------------------------- comparing runs

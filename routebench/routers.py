@@ -39,7 +39,7 @@ import scipy.sparse
 
 from routebench import catalogue, params
 from routebench.errors import ParamError
-from routebench.oracle import solve_milp
+from routebench.oracle import check_milp_solver, solve_milp
 
 DROP = -1
 #: The solvers PORT can use for gamma: the public code's L-BFGS-B, or an exact LP.
@@ -504,11 +504,14 @@ DEFAULT_BATCH_NODE_LIMIT: int = 100
 class BatchSplitParams:
     """BatchSplit's parameters: ``batch_size`` queries per batch; ``node_limit`` the
     branch-and-bound nodes of each batch's solve (deterministic: never a wall-clock limit);
-    ``mip_rel_gap`` HiGHS' relative optimality tolerance."""
+    ``mip_rel_gap`` the solver's relative optimality tolerance; ``solver`` the MILP solver of
+    each batch: ``highs``, ``pulp`` (PuLP's bundled CBC) or ``pulp:<SOLVER>`` (checked, with
+    its availability, by ``routebench.oracle.check_milp_solver``)."""
 
     batch_size: int = 256
     node_limit: int = DEFAULT_BATCH_NODE_LIMIT
     mip_rel_gap: float = 1e-3
+    solver: str = "highs"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -517,14 +520,16 @@ class BatchSplitParams:
             raise ParamError("node_limit", f"must be an integer >= 1, got {self.node_limit!r}")
         if not 0 <= self.mip_rel_gap < 1:
             raise ParamError("mip_rel_gap", f"must lie in [0, 1), got {self.mip_rel_gap!r}")
+        check_milp_solver(self.solver, node_limit=True, error=ParamError)
 
 
 class BatchSplitRouter(Router):
     """Consecutive batches of ``batch_size`` queries; each solves the 0/1 routing problem on the
     estimates with the remaining estimated budgets (B_i minus g^ of queries assigned so far,
     clipped at 0 USD); queries the solution leaves out are dropped. Each batch is solved by
-    ``routebench.oracle.solve_milp`` (HiGHS), so the MILP model lives in one place;
-    ``node_limit`` (branch-and-bound nodes, deterministic: never a wall-clock limit) and
+    ``routebench.oracle.solve_milp`` (HiGHS, or a PuLP solver with ``solver``), so the MILP
+    model lives in one place; ``node_limit`` (branch-and-bound nodes, deterministic: never a
+    wall-clock limit) and
     ``mip_rel_gap`` bound each batch's solve (a 1e-3 gap keeps a 10,000-query stream around a
     second; proving 1e-4 can take seconds per batch for the same routes to within 0.01 %).
     ``info``: ``batches`` and ``limit_batches`` (batches whose solve the node limit stopped:
@@ -543,7 +548,8 @@ class BatchSplitRouter(Router):
             p, g = stream.perf_hat[sl], stream.cost_hat[sl]
             remaining = np.clip(stream.budgets - spent, 0.0, None)
             res = solve_milp(
-                p, g, remaining, node_limit=self.p.node_limit, mip_rel_gap=self.p.mip_rel_gap
+                p, g, remaining, node_limit=self.p.node_limit, mip_rel_gap=self.p.mip_rel_gap,
+                solver=self.p.solver,
             )
             picked = res.choices
             limit_batches += int(res.limit_hit)
@@ -625,7 +631,8 @@ def router_class(name: str) -> type[Router]:
     if ":" in name:
         return _load(name)
     raise RouterError(
-        f"unknown router {name!r}; built-in: {', '.join(catalogue.ALL)} (or 'all', 'online'); "
+        f"unknown router {name!r}{catalogue.did_you_mean(name, catalogue.ALL)}; built-in: "
+        f"{', '.join(catalogue.ALL)} (or 'all', 'online'); "
         f"a plug-in is given as module:Class or installed in the entry-point group "
         f"{ENTRY_POINT_GROUP!r}"
     )

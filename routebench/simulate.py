@@ -30,7 +30,15 @@ from routebench.dataset import RouteTable, dataset_dir, load_table
 from routebench.engine import Outcome, cumulative_spend, replay
 from routebench.errors import ParamError
 from routebench.estimate import EstimateSpec, stream_estimates
-from routebench.oracle import LPResult, lp_choices, milp_allowed, solve_lp, solve_milp
+from routebench.frontier import spend_frontier
+from routebench.oracle import (
+    LPResult,
+    check_milp_solver,
+    lp_choices,
+    milp_allowed,
+    solve_lp,
+    solve_milp,
+)
 from routebench.params import check_top_k
 from routebench.results import RunStore
 from routebench.routers import (
@@ -49,7 +57,10 @@ from routebench.workers import local_pool, stop_pool
 def resolve_config(config: SimConfig) -> SimConfig:
     """``config`` with every router's parameters checked and completed by its class
     (``routebench.routers.resolve_params``): unknown routers and bad parameters are refused here,
-    before any work, and the run key and manifest hold every parameter the run uses."""
+    before any work, and the run key and manifest hold every parameter the run uses. The MILP
+    solver (``milp_solver``) must be one this machine has (``oracle.check_milp_solver``)."""
+    check_milp_solver(config.milp_solver, node_limit=True, param="milp_solver",
+                      error=ConfigParamError)
     resolved = []
     for name in config.routers:
         try:
@@ -119,7 +130,8 @@ class Prepared:
             n, m = self.test.perf.shape
             if milp_allowed(n, m, cfg.milp_limit):
                 out["milp"] = solve_milp(
-                    self.test.perf, self.test.cost, budgets, node_limit=cfg.milp_node_limit
+                    self.test.perf, self.test.cost, budgets, node_limit=cfg.milp_node_limit,
+                    solver=cfg.milp_solver,
                 )
                 self._time("milp_seconds", out["milp"].seconds)
             else:
@@ -451,11 +463,19 @@ def run_simulation(
                 for seed in todo:
                     run_and_store_seed(prep, seed, store)
                     bar.advance(task)
-    except BaseException:
+    except BaseException as exc:
         # Keep finished seeds (an interrupted run resumes); leave nothing if none finished.
         if created:
             store.discard_if_empty()
+        if store.path.exists():
+            interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            store.mark("interrupted" if interrupted else "failed",
+                       "" if interrupted else f"{type(exc).__name__}: {exc}")
         raise
+    started_frontier = time.perf_counter()
+    spend, value = spend_frontier(prep.test.perf, prep.test.cost)
+    prep._time("frontier_seconds", time.perf_counter() - started_frontier)
+    frontier = pd.DataFrame({"cost": spend, "performance": value})
     store.finish({
         "data_hash": prep.table.content_hash(),
         "n_test": prep.test.n,
@@ -467,5 +487,5 @@ def run_simulation(
         "notes": prep.notes,
         "timings": prep.timings,
         "seconds": time.perf_counter() - started,
-    })
+    }, frontier=frontier)
     return store.path

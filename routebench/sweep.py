@@ -81,7 +81,7 @@ from routebench.config import LEGACY_ROUTER_PARAMS, ConfigError, ConfigParamErro
 from routebench.dataset import CARD_FILE, dataset_dir
 from routebench.dataset import read_card as read_dataset_card
 from routebench.errors import ParamError
-from routebench.results import MANIFEST_FILE, SWEEP_FILE, is_run_dir
+from routebench.results import SWEEP_FILE, is_finished_run, is_run_dir
 from routebench.workers import local_pool, stop_pool
 
 Runner = Callable[..., Path]
@@ -511,6 +511,14 @@ def resolve_config(config: SimConfig) -> SimConfig:
     return resolve(config)
 
 
+def _check_estimate(config: SimConfig) -> None:
+    """Check a point's embedder and index parameters (``routebench.estimate.EstimateSpec``)."""
+    from routebench.estimate import EstimateSpec
+
+    EstimateSpec.from_options(config.embedder, config.embedder_params, config.index,
+                              config.index_params, config.top_k)
+
+
 def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint]:
     """Every point of the sweep as a validated ``SimConfig``, checked against the dataset's
     card before any work: unknown models, more LLMs than the dataset has, or a test size that
@@ -555,6 +563,20 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
             if unknown:
                 raise SweepError(f"{spec.source}: point ({label}): model(s) {unknown} not in "
                                  f"dataset {spec.dataset!r}, which has {models}")
+        deployed = len(cfg.models) if cfg.models is not None else len(models)
+        if cfg.split == "extreme" and not cfg.extreme_k < deployed:
+            note = (f"point ({label}) skipped: the extreme split with k={cfg.extreme_k} needs "
+                    f"more than {deployed} LLMs, and {spec.dataset!r} deploys {deployed}")
+            if note not in spec.notes:
+                spec.notes.append(note)
+            continue
+        try:  # the embedder and index parameters, as simulate will check them
+            _check_estimate(cfg)
+        except ParamError as exc:
+            origin = spec.origin(exc.param, case_index) or spec.origin(
+                "index_params", case_index) or spec.origin("embedder_params", case_index)
+            where = spec.located(origin) if origin else str(spec.source)
+            raise SweepError(f"{where} (point {label}): {exc}") from exc
         capped_from = None
         min_history = max(cfg.top_k, math.ceil(MIN_HISTORY_FRACTION * n))
         if n - cfg.test_size < min_history:
@@ -580,14 +602,7 @@ def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint
 # --------------------------------------------------------------------------- running
 def is_finished(run_dir: Path, config: SimConfig) -> bool:
     """Whether ``run_dir`` holds a finished run with every seed of ``config``."""
-    if not is_run_dir(run_dir):
-        return False
-    manifest_file = run_dir / MANIFEST_FILE
-    try:
-        done = set(io.read_json(manifest_file).get("seeds_done", []))
-    except ValueError:
-        return False
-    return set(config.seeds) <= done
+    return is_finished_run(run_dir, config.seeds)
 
 
 def default_runner() -> Runner:

@@ -56,9 +56,24 @@ def _rows(router: str, seed: int, metrics: dict[str, float], per_llm: dict[str, 
     return rows
 
 
+def fake_frontier(config: SimConfig, models: tuple[str, ...] = DEFAULT_MODELS) -> pd.DataFrame:
+    """A made-up offline frontier of the test stream (``frontier.parquet``): concave in the
+    total spend, above every fake router at its own spend (the LP value of ``fake_results``
+    grows with the square root of the budget; 10 % headroom covers the seeds' noise), and the
+    same for every budget of one test stream."""
+    m = len(config.models or models)
+    unit = 0.046 * config.test_size / 10_000  # total budget of multiplier 1 (USD)
+    scale = 1.1 * 6500.0 * config.test_size / 10_000 * (0.6 + 0.4 * m / 11)
+    cost = np.linspace(0.0, 3.0 * unit, 121)
+    return pd.DataFrame({"cost": cost, "performance": scale * np.sqrt(cost / unit)})
+
+
 def fake_results(config: SimConfig, models: tuple[str, ...] = DEFAULT_MODELS,
-                 milp: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """(results, trace, total budget in USD) of a made-up run of ``config``."""
+                 milp: bool = True, same_as: dict[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """(results, trace, total budget in USD) of a made-up run of ``config``. ``same_as`` maps a
+    router to another whose rows it repeats exactly (as KNN-Perf repeats Greedy-Perf on
+    exact estimates)."""
     models = tuple(config.models or models)
     m = len(models)
     total_budget = 0.046 * config.budget * config.test_size / 10_000
@@ -116,15 +131,25 @@ def fake_results(config: SimConfig, models: tuple[str, ...] = DEFAULT_MODELS,
             rows.extend(_rows("milp", seed, {"performance": milp_value, "bound": lp,
                                              "gap": 0.005, "seconds": 0.5}, {}, models))
     results = pd.DataFrame(rows, columns=["router", "seed", "metric", "llm", "value"])
+    trace = pd.concat(traces, ignore_index=True)
+    for copy, source in (same_as or {}).items():
+        results = pd.concat([results[results["router"] != copy],
+                             results[results["router"] == source].assign(router=copy)],
+                            ignore_index=True)
+        trace = pd.concat([trace[trace["router"] != copy],
+                           trace[trace["router"] == source].assign(router=copy)],
+                          ignore_index=True)
     results = results.astype({"seed": "int64", "value": "float64"})
-    return results, pd.concat(traces, ignore_index=True), float(total_budget)
+    return results, trace, float(total_budget)
 
 
 def write_fake_run(root: Path, config: SimConfig, *, models: tuple[str, ...] = DEFAULT_MODELS,
-                   milp: bool = True, trace: bool = True) -> Path:
-    """Write a finished run folder for ``config`` at ``root / config.run_key()``; return it."""
+                   milp: bool = True, trace: bool = True, frontier: bool = True,
+                   same_as: dict[str, str] | None = None) -> Path:
+    """Write a finished run folder for ``config`` at ``root / config.run_key()``; return it.
+    ``frontier=False`` leaves out ``frontier.parquet`` (as in runs made before it existed)."""
     run_dir = Path(root) / config.run_key()
-    results, trace_frame, total = fake_results(config, models, milp)
+    results, trace_frame, total = fake_results(config, models, milp, same_as)
     whole = results[results["llm"] == ""]
     g = whole.groupby(["router", "metric"], sort=False)["value"]
     summary = g.agg(mean="mean", n_seeds="count").reset_index()
@@ -133,6 +158,9 @@ def write_fake_run(root: Path, config: SimConfig, *, models: tuple[str, ...] = D
     io.write_with(run_dir / "results.parquet", lambda p: results.to_parquet(p, index=False))
     if trace:
         io.write_with(run_dir / "trace.parquet", lambda p: trace_frame.to_parquet(p, index=False))
+    if frontier:
+        front = fake_frontier(config, models)
+        io.write_with(run_dir / "frontier.parquet", lambda p: front.to_parquet(p, index=False))
     io.write_with(run_dir / "summary.csv", lambda p: summary.to_csv(p, index=False))
     io.write_text(run_dir / "summary.md", f"# {config.run_key()}\n")
     io.write_json(run_dir / "manifest.json", {
@@ -163,4 +191,5 @@ def small_config(**changes) -> SimConfig:
     return SimConfig(**base)
 
 
-__all__ = ["ONLINE", "fake_results", "fake_runner", "small_config", "write_fake_run"]
+__all__ = ["ONLINE", "fake_frontier", "fake_results", "fake_runner", "small_config",
+           "write_fake_run"]

@@ -280,7 +280,13 @@ def test_batch_split_reports_batches_its_node_limit_stopped():
         ("batch-split", {"node_limit": 0}, "node_limit: must be an integer >= 1"),
         ("batch-split", {"node_limit": 2.5}, "node_limit: expected an integer, got 2.5"),
         ("batch-split", {"time_limit": 10.0}, "^batch-split.time_limit: unknown parameter; "
-         "known: batch_size, node_limit, mip_rel_gap"),
+         "known: batch_size, node_limit, mip_rel_gap, solver"),
+        ("batch-split", {"solver": "cbc"}, "^batch-split.solver: expected 'highs', 'pulp'"),
+        ("batch-split", {"solver": 1}, "^batch-split.solver: expected text, got 1"),
+        ("batch-split", {"solver": "pulp:NOPE"},
+         "^batch-split.solver: 'pulp:NOPE': 'NOPE' is not a PuLP solver; available here"),
+        ("batch-split", {"solver": "pulp:HiGHS"},
+         "^batch-split.solver: 'pulp:HiGHS': routebench knows no node-limit option"),
         ("random", {"eps": 0.1}, "^random.eps: unknown parameter; known: none"),
     ],
 )

@@ -218,8 +218,13 @@ def test_rerun_is_a_noop_and_force_rebuilds(tmp_path):
     assert (r1["reused"], r2["reused"], r2["same_request"]) == (False, True, True)
     assert t2.content_hash() == t1.content_hash()
     assert (tmp_path / "synthetic" / "table.parquet").stat().st_mtime_ns == mtime
-    _, _, r3 = download("synthetic", data_dir=tmp_path, n=300, models=3, seed=1)
-    assert r3["reused"] and not r3["same_request"] and r3["n"] == 200
+    # other settings over a stored dataset: refused (never a silent reuse of stale data)
+    with pytest.raises(DatasetError, match=r"already holds a dataset built with other settings "
+                       r"\(options: stored .*'n': 200.*asked .*'n': 300.*--force.*--out"):
+        download("synthetic", data_dir=tmp_path, n=300, models=3, seed=1)
+    with pytest.raises(FileNotFoundError, match="nowhere.csv: no such file"):
+        download("routerbench", data_dir=tmp_path, from_path=tmp_path / "nowhere.csv")
+    assert (tmp_path / "synthetic" / "table.parquet").stat().st_mtime_ns == mtime
     t4, _, r4 = download("synthetic", data_dir=tmp_path, n=300, models=3, seed=1, force=True)
     assert not r4["reused"] and t4.n == 300
     _, _, r5 = download("synthetic", data_dir=tmp_path, n=50, out="synthetic-small")

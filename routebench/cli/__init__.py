@@ -9,6 +9,7 @@ from routebench.cli import data as _data  # noqa: F401
 from routebench.cli import index as _index  # noqa: F401
 from routebench.cli import simulate as _simulate  # noqa: F401
 from routebench.cli import results as _results  # noqa: F401
+from routebench.cli import runs as _runs  # noqa: F401
 
 
 def main() -> None:

@@ -104,12 +104,6 @@ def download_cmd(
                  "(pass --force to rebuild)", style="yellow"),
             soft_wrap=True,
         )
-        if not report["same_request"]:
-            console.print(
-                Text("the stored dataset was built with other options: "
-                     f"{card.get('import', {})}", style="yellow"),
-                soft_wrap=True,
-            )
     console.print(
         Text.assemble(
             (str(report["dataset"]), "bold"),

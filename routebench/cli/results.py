@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -34,34 +33,45 @@ def _print_notes(notes: list[str]) -> None:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
-def _report(paths: list[Path], out: Path | None, formats: str, show: bool = True) -> list[Path]:
-    from routebench.report import build_report, default_out_dir, parse_formats, write_report
+def _report(paths: list[Path], out: Path | None, formats: str, show: bool = True,
+            metric: str | None = None) -> list[Path]:
+    """Write the report of the runs behind ``paths`` (every format rendered before any file is
+    written) and, when ``show``, print it once, fitted to the terminal's width."""
+    from routebench.report import (
+        build_report,
+        default_out_dir,
+        parse_formats,
+        print_report,
+        write_report,
+    )
     from routebench.results import load_runs
 
     fmts = parse_formats(formats)
     notes: list[str] = []
     runs = load_runs(paths, notes=notes)
     _print_notes(notes)
-    report = build_report(runs)
+    report = build_report(runs, metric=metric)
     written = write_report(report, out or default_out_dir(runs), fmts)
     if show:
-        console.print(Markdown(report.markdown()))
+        print_report(report, console)
     for p in written:
         console.print(f"wrote {p}", highlight=False, markup=False)
     return written
 
 
-def _plot(paths: list[Path], out: Path | None, per_run: bool | None) -> None:
-    from routebench.plot import plot_runs
+def _plot(paths: list[Path], out: Path | None, per_run: bool | None,
+          formats: str = "pdf,png,svg") -> None:
+    from routebench.plot import parse_formats, plot_runs
     from routebench.report import default_out_dir
     from routebench.results import load_runs
 
+    fmts = parse_formats(formats)
     notes: list[str] = []
     runs = load_runs(paths, notes=notes)
     _print_notes(notes)
     target = out or default_out_dir(runs) / "figures"
     with console.status("drawing figures") as status:
-        summary = plot_runs(runs, target, per_run=per_run,
+        summary = plot_runs(runs, target, per_run=per_run, formats=fmts,
                             progress=lambda name: status.update(f"drawing {name}"))
     for name, _, files in summary.written:
         console.print(f"wrote {name}: {', '.join(p.name for p in files)}", highlight=False,
@@ -81,9 +91,13 @@ def report(
                                autocompletion=_complete_formats),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: the run "
                                     "folder for one run, the runs' common parent for several)."),
+    metric: str | None = typer.Option(None, "--metric", help="Metric of the combined table "
+                                      "over several runs, e.g. cr_lp (default), "
+                                      "relative_performance, performance."),
 ) -> None:
-    """Table-1-style tables (mean ± 95 % CI over seeds) and PORT/baseline ratios."""
-    _report(results, out, format)
+    """Table-1-style tables (mean ± 95 % CI over seeds, best and tied routers marked), paired
+    PORT/baseline ratios, and a combined table over the parameter several runs differ in."""
+    _report(results, out, format, metric=metric)
 
 
 @app.command("plot")
@@ -96,9 +110,11 @@ def plot(
     per_run: bool | None = typer.Option(None, "--per-run/--no-per-run", help="Draw per-run "
                                         "bar and spend figures (default: when 12 runs or "
                                         "fewer)."),
+    format: str = typer.Option("pdf,png,svg", "--format", help="Comma list of pdf, png, svg."),
 ) -> None:
-    """Write the paper's figures (PNG and SVG) and a figures.md index."""
-    _plot(results, out, per_run)
+    """Write the paper's figures (PDF, PNG and SVG, sized for a one- or two-column page) and a
+    figures.md index with one caption per figure."""
+    _plot(results, out, per_run, format)
 
 
 @app.command("sweep")
@@ -130,9 +146,11 @@ def sweep(
 
     spec = load_spec(config, dataset, parse_overrides(set_))
     _print_notes(spec.notes)
+    shown = len(spec.notes)
     root = results_dir(write=not dry_run)
     if dry_run:
         points = expand(spec, data_dir())
+        _print_notes(spec.notes[shown:])
         table = Table(title=Text(f"{spec.name} on {spec.dataset}: {len(points)} point(s)"))
         for col in ("#", "parameters", "run folder", "status"):
             table.add_column(col)
@@ -147,6 +165,7 @@ def sweep(
         return
     outcome = run_sweep(spec, data_dir=data_dir(write=True), results_root=root, out_dir=out,
                         jobs=jobs, force=force)
+    _print_notes(spec.notes[shown:])
     console.print(f"{len(outcome.ran)} point(s) run, {len(outcome.skipped)} already finished; "
                   f"sweep.json in {outcome.out_dir}", highlight=False, markup=False)
     capped = [p for p in outcome.points if p.capped_from is not None]

@@ -7,7 +7,6 @@ from typing import Literal
 
 import typer
 import yaml
-from rich.markdown import Markdown
 
 from routebench.budgets import SPLITS
 from routebench.catalogue import GAMMA_SOLVERS
@@ -25,11 +24,12 @@ from routebench.config import (
 
 
 def print_summary(run_dir: Path) -> None:
-    """Print a finished run's Table-1-style table (mean ± 95 % CI over seeds)."""
-    from routebench.report import build_run_report, run_markdown
+    """Print a finished run's Table-1-style table (mean ± 95 % CI over seeds), fitted to the
+    terminal's width, as ``routebench report`` does."""
+    from routebench.report import build_run_report, print_run
     from routebench.results import load_run
 
-    console.print(Markdown(run_markdown(build_run_report(load_run(run_dir)))))
+    print_run(build_run_report(load_run(run_dir)), console)
 
 
 def router_params(items: list[str], **shorthands: object) -> dict[str, dict[str, object]]:
@@ -87,6 +87,10 @@ def simulate(
     milp_limit: int = typer.Option(None, help="Solve the exact MILP when N x M is at most this."),
     milp_node_limit: int = typer.Option(DEFAULT_MILP_NODE_LIMIT,
                                         help="MILP branch-and-bound node limit (deterministic)."),
+    milp_solver: str = typer.Option(
+        "highs", help="Solver of the exact MILP: 'highs', 'pulp' (PuLP's bundled CBC) or "
+        "'pulp:SOLVER' (a PuLP solver, e.g. pulp:GUROBI_CMD). BatchSplit's: --router-param "
+        "batch-split.solver=pulp."),
     force: bool = typer.Option(False, "--force", help="Recompute even if the run is complete."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Seeds run at once (local processes); "
@@ -117,6 +121,7 @@ def simulate(
         index_params=index_params,
         models=tuple(m.strip() for m in models.split(",") if m.strip()) or None,
         milp_node_limit=milp_node_limit,
+        milp_solver=milp_solver,
     )
     if milp_limit is not None:
         params["milp_limit"] = milp_limit

@@ -77,8 +77,11 @@ def get_source(name: str) -> Source:
     """The registered source ``name``; a clear error listing the known ones otherwise."""
     _load_builtin()
     if name not in SOURCES:
+        from routebench.catalogue import did_you_mean
+
         raise DatasetError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(sorted(SOURCES))}"
+            f"unknown dataset {name!r}{did_you_mean(name, SOURCES)}; known datasets: "
+            f"{', '.join(sorted(SOURCES))}"
         )
     return SOURCES[name]
 
@@ -213,21 +216,30 @@ def download(
     request = {
         "source": name,
         "options": given,
-        "from_path": str(from_path) if from_path is not None else None,
+        "from_path": str(Path(from_path).resolve()) if from_path is not None else None,
         "missing": missing,
     }
     report: dict[str, Any] = {"dataset": out, "path": str(directory), "options": given}
     if (directory / TABLE_FILE).exists() and not force:
+        if from_path is not None and not Path(from_path).exists():
+            raise FileNotFoundError(f"{from_path}: no such file or folder (--from)")
         table = load_table(directory)
         card = read_card(directory)
         stored = card.get("import", {})
+        differs = _differences(stored, request)
+        if differs:
+            raise DatasetError(
+                f"{directory} already holds a dataset built with other settings ("
+                + "; ".join(differs) + "); pass --force to rebuild it, or --out NAME to "
+                "keep both"
+            )
         report.update(
             reused=True,
             n=table.n,
             m=table.m,
             dropped=stored.get("dropped", 0),
             merged=stored.get("merged", 0),
-            same_request=_same_request(stored, request),
+            same_request=True,
         )
         return table, card, report
     counts: dict[str, int] = {}
@@ -252,8 +264,19 @@ def _renamed(table: RouteTable, name: str) -> RouteTable:
     return table if table.name == name else replace(table, name=name)
 
 
-def _same_request(stored: dict[str, Any], request: dict[str, Any]) -> bool:
-    return all(stored.get(k) == v for k, v in request.items())
+def _differences(stored: dict[str, Any], request: dict[str, Any]) -> list[str]:
+    """What differs between the request a stored dataset was built from and a new one, as
+    ``key: stored X, asked Y`` (an import path compares as the folder or file it names)."""
+    out = []
+    for key, want in request.items():
+        have = stored.get(key)
+        if key == "from_path" and have is not None and want is not None:
+            same = Path(have).resolve() == Path(want).resolve()
+        else:
+            same = have == want
+        if not same:
+            out.append(f"{key}: stored {have!r}, asked {want!r}")
+    return out
 
 
 def dataset_card(name: str, *, data_dir: str | Path) -> dict[str, Any]:
