@@ -50,11 +50,11 @@ bench: $(STAMP)
 ## paper: every paper experiment (configs/*.yaml) on DATASET; report and figures in results/paper/DATASET/
 ##   SET="test_size=1500" fixes base parameters (e.g. for a small dataset); JOBS=2 runs 2 points at once
 PAPER_CONFIGS := table1 budget volume splits deployments orders
-PAPER := results/paper/$(DATASET)
+PAPER ?= results/paper/$(DATASET)
 JOBS ?= 1
 SET ?=
 paper: $(STAMP)
-	@test -f data/$(DATASET)/card.json || $(RB) download $(DATASET)
+	@test -f "$${ROUTEBENCH_DATA:-data}/$(DATASET)/card.json" || $(RB) download $(DATASET)
 	for c in $(PAPER_CONFIGS); do \
 	  $(RB) sweep configs/$$c.yaml --dataset $(DATASET) --out $(PAPER)/$$c --jobs $(JOBS) $(foreach s,$(SET),--set $(s)) --no-report || exit 1; \
 	done

@@ -954,6 +954,7 @@ class Report:
         ``metric``, ``mean``, ``ci_low``, ``ci_high``, ``n_seeds``, ``best`` (``*`` for the
         best online router of a ranked column) and ``tie`` (``*`` when tied with it)."""
         params = combined_parameters([r.run for r in self.reports]) if self.combined else []
+        params = [p for p in params if p not in ("dataset", "run_key")]  # columns of their own
         frames = []
         for rep in self.reports:
             routers = rep.stats.assign(kind="router")

@@ -27,14 +27,30 @@ def test_bench_block_is_rendered_from_the_committed_csvs() -> None:
     assert _readme_block("bench") == _generate().bench_block()
 
 
+def _readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.slow
 def test_slice_block_reproduces(shared_slice: Path, tmp_path: Path) -> None:
+    from routebench.sources import download
+
     gen = _generate()
     assert _readme_block("slice") == gen.slice_block(gen.slice_runs(tmp_path, progress=False))
+    # the import line the Datasets section quotes
+    _, _, report = download("routerbench", data_dir=tmp_path / "data", from_path=shared_slice,
+                            missing="coalesce")
+    line = (f"N = {report['n']:,} queries, M = {report['m']} LLMs; rows dropped: "
+            f"{report['dropped']}, rows merged: {report['merged']}")
+    assert line in _readme()
 
 
 @pytest.mark.slow
 def test_synthetic_block_reproduces(tmp_path: Path) -> None:
     gen = _generate()
-    assert _readme_block("synthetic") == gen.synthetic_block(
-        gen.synthetic_run(tmp_path, progress=False))
+    run = gen.synthetic_run(tmp_path, progress=False)
+    assert _readme_block("synthetic") == gen.synthetic_block(run)
+    # the sizes the tour quotes
+    n_test, n_history = int(run.manifest["n_test"]), int(run.manifest["n_history"])
+    assert f"# {n_test + n_history:,} queries x {len(run.llms)} LLMs" in _readme()
+    assert f"over the {n_history:,} historical queries" in _readme()

@@ -435,3 +435,21 @@ def test_write_report_writes_nothing_when_one_format_fails(run_dir: Path, tmp_pa
     assert not out.exists() or not list(out.iterdir())
     paths = write_report(rep, out, ("md", "csv"))  # the others still work
     assert sorted(p.name for p in paths) == ["report.csv", "report.md"]
+
+
+def test_report_over_runs_of_two_datasets_and_a_run_met_twice(tmp_path: Path) -> None:
+    """`report results/` after a demo and a tour: the same run key in two folders, runs of two
+    datasets; every format is written, the duplicate is reported once."""
+    import shutil
+
+    a = write_fake_run(tmp_path / "results", small_config(dataset="alpha", budget=1.0))
+    write_fake_run(tmp_path / "results", small_config(dataset="alpha", budget=2.0))
+    write_fake_run(tmp_path / "results" / "other", small_config(dataset="beta"))
+    shutil.copytree(a, tmp_path / "results" / "demo" / a.name)
+    notes: list[str] = []
+    runs = load_runs([tmp_path / "results"], notes)
+    assert len(runs) == 3 and any("the same run as" in n for n in notes)
+    written = write_report(build_report(runs), tmp_path / "out")
+    assert {p.name for p in written} >= {"report.md", "report.csv", "report.tex"}
+    frame = pd.read_csv(tmp_path / "out" / "report.csv")
+    assert set(frame["dataset"]) == {"alpha", "beta"}
