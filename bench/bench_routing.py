@@ -1,5 +1,7 @@
 """Routing speed: PORT's decision throughput and single-query latency, the serve-or-drop replay,
-and every online router's wall time at N = 10,000 and N = 1,000,000 queries (M = 11 LLMs).
+the closed-loop engine's own cost per query (a Python router that does nothing, in blocks of 1
+and 64 queries), and every online router's wall time, decisions and serve-or-drop, at N =
+10,000 and N = 1,000,000 queries (M = 11 LLMs).
 
 ``run(out_dir)`` writes ``out_dir/routing.csv`` (atomically) and returns the same frame, one row
 per measurement: ``benchmark``, ``router``, ``n`` (queries), ``m`` (LLMs), ``value``, ``unit``,
@@ -22,12 +24,13 @@ from routebench.budgets import split_budget, total_budget
 from routebench.engine import replay, serve_or_drop
 from routebench.routers import (
     ROUTERS,
+    OnlineRouter,
     StreamInput,
     make_router,
     port_decide,
     port_decisions,
 )
-from routebench.seeding import rngs
+from routebench.seeding import rngs, stream_rng
 
 OUT_FILE = "routing.csv"
 M = 11
@@ -54,8 +57,20 @@ def _stream(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, StreamInput]:
     cost_hat = cost * g.lognormal(0.0, 0.2, size=(n, M))
     budgets = split_budget(total_budget(cost, 1.0), quality, mean_cost, "weighted")
     models = tuple(f"llm{i}" for i in range(M))
-    # The exact-k-NN estimates only change values, not speed: reuse the same arrays.
-    return perf, cost, StreamInput(perf_hat, cost_hat, budgets, models, perf_hat, cost_hat)
+    # The exact-k-NN estimates only change values, not speed: reuse the same arrays; the
+    # historical log (the routers with feedback read it for their prior) is a quarter as long.
+    h = max(n // 4, 1)
+    return perf, cost, StreamInput(perf_hat, cost_hat, budgets, models, perf_hat, cost_hat,
+                                   history_perf=perf[:h], history_cost=cost[:h])
+
+
+class _Idle(OnlineRouter):
+    """A Python router with feedback that does nothing: what it costs is the engine's loop."""
+
+    name = "idle"
+
+    def decide(self, start: int, perf_hat: np.ndarray, cost_hat: np.ndarray) -> int:
+        return -1
 
 
 def _best_of(fn: Callable[[], object], repeats: int = 3) -> float:
@@ -84,7 +99,8 @@ def run(out_dir: Path) -> pd.DataFrame:
     out_dir = Path(out_dir)
     rows: list[dict[str, object]] = []
     streams = {n: _stream(n, SEED) for n in (N_SMALL, N_LARGE)}
-    jobs = [("PORT decisions", None), ("PORT latency", None), ("serve-or-drop", None)]
+    jobs = [("PORT decisions", None), ("PORT latency", None), ("serve-or-drop", None),
+            ("closed loop", None)]
     jobs += [(name, n) for n in (N_SMALL, N_LARGE) for name in ROUTERS
              if n == N_SMALL or name not in SMALL_ONLY]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -124,15 +140,21 @@ def run(out_dir: Path) -> pd.DataFrame:
                          _best_of(lambda: replay(choices, perf, cost, stream.budgets)), "s", 0.5))
         progress.advance(task)
 
-        for name, n in jobs[3:]:
+        step("closed-loop engine at 1M")
+        for every in (1, 64):
+            seconds = _best_of(lambda e=every: _Idle().run(stream, perf, cost, every=e))
+            rows.append(_row(f"closed_loop_us_per_query_every_{every}", "idle", N_LARGE,
+                             seconds / N_LARGE * 1e6, "us/query"))
+        progress.advance(task)
+
+        for name, n in jobs[4:]:
             step(f"{name} at N = {n:,}")
-            _, _, s = streams[n]
-            seed_rngs = rngs(SEED)
-            rng = seed_rngs["port_learning"] if name == "port" else seed_rngs["random_router"]
+            p_n, c_n, s = streams[n]
             router = make_router(name)
+            rng = stream_rng(SEED, router.stream) if router.stream else None
             t0 = time.perf_counter()
-            router.route(s, rng)
-            rows.append(_row("route_seconds", name, n, time.perf_counter() - t0, "s"))
+            router.run(s, p_n, c_n, rng)  # decisions and their serve-or-drop
+            rows.append(_row("run_seconds", name, n, time.perf_counter() - t0, "s"))
             progress.advance(task)
 
     frame = pd.DataFrame(rows)

@@ -1,15 +1,19 @@
 """`make docs-results`: regenerate every results table and number that README.md shows.
 
-The README's results live between markers ``<!-- BEGIN generated: NAME -->`` and
-``<!-- END generated: NAME -->``; this script computes each block and writes it there, so no
-number in the README is pasted by hand:
+The results of the README (and of ``docs/ROUTERS.md``) live between markers
+``<!-- BEGIN generated: NAME -->`` and ``<!-- END generated: NAME -->``; this script computes
+each block and writes it there, so no number in them is pasted by hand:
 
 - ``slice``: the Table-1 configuration on the real RouterBench slice (``../shared/data/
   routerbench_routerdc``, 1,500 test queries, 10 seeds) and two PORT variants (eps 0.1, the
   exact gamma LP), with the numbers the text quotes;
 - ``synthetic``: the synthetic default at paper scale (10,000 test queries, 10 seeds);
 - ``bench``: the performance targets and the index table, from ``results/bench/*.csv`` (written
-  by ``make bench``; this script only renders them).
+  by ``make bench``; this script only renders them);
+- ``targets``: our routers with feedback against PORT and the baselines: the slice, the
+  synthetic default, ZeroEval GSM8K x 41 LLMs (``../shared/data/zeroeval_gsm8k``, 500 test
+  queries, 10 seeds), and the slice at every budget 0.25-2 and every budget split;
+- ``ablation`` (in ``docs/ROUTERS.md``): what each ingredient of our routers buys on the slice.
 
 ``python docs/generate.py`` runs what is missing (data and runs go to ``results/docs/``, reused
 when present) and rewrites the README; ``--check`` writes nothing and exits 1 when the README
@@ -32,6 +36,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SLICE = ROOT.parent / "shared" / "data" / "routerbench_routerdc"
+ZEROEVAL = ROOT.parent / "shared" / "data" / "zeroeval_gsm8k" / "gsm8k_zeroeval.csv"
+ROUTERS_DOC = ROOT / "docs" / "ROUTERS.md"
+#: What the issue asks of our best router (% of C^_opt): the three datasets, then every point
+#: of the budget and split sweeps.
+TARGET, SWEEP_TARGET = 97.0, 95.0
+#: The sweeps' budgets and splits (PORT.md section 6), each on the slice's Table-1 setting.
+BUDGETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+SPLITS = ("uniform", "weighted", "perf", "cost", "random", "extreme1", "extreme2", "extreme3",
+          "extreme4", "extreme5")
 WORK = ROOT / "results" / "docs"
 #: The paper's PORT result on full RouterBench (Table 1: performance relative to C^_opt, %).
 PAPER_PORT_RELATIVE = 84.7
@@ -48,7 +61,7 @@ def replace_block(text: str, name: str, body: str) -> str:
     """``text`` with the block ``name`` replaced by ``body`` (which ends with a newline)."""
     pattern = _pattern(name)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no block {name!r} (markers <!-- BEGIN generated: "
+        raise SystemExit(f"no block {name!r} (markers <!-- BEGIN generated: "
                          f"{name} --> ... <!-- END generated: {name} -->)")
     return pattern.sub(lambda _: _BLOCK.format(name=name, body=body), text, count=1)
 
@@ -57,30 +70,30 @@ def block(text: str, name: str) -> str:
     """The body of block ``name`` in ``text``."""
     found = _pattern(name).search(text)
     if not found:
-        raise SystemExit(f"README.md has no block {name!r}")
+        raise SystemExit(f"no block {name!r}")
     lines = found.group(0).splitlines(keepends=True)
     return "".join(lines[1:-1])
 
 
 # --------------------------------------------------------------------------- runs
-def _run(config, data: Path, results: Path, progress: bool = True):
+#: Seeds run at once in the long runs (``simulate --jobs``: the same results, in less time).
+JOBS = min(2, os.cpu_count() or 1)
+
+
+def _run(config, data: Path, results: Path, progress: bool = True, jobs: int = 1):
     from routebench.results import load_run
     from routebench.simulate import run_simulation
 
     return load_run(run_simulation(config, data_dir=data, results_root=results,
-                                   progress=progress))
+                                   progress=progress, jobs=jobs))
 
 
 def slice_runs(work: Path = WORK, progress: bool = True) -> dict:
     """The slice's runs: ``table1`` (every router), ``eps`` (PORT with eps 0.1) and ``lp``
     (PORT with the exact gamma LP), 1,500 test queries, seeds 0-9."""
     from routebench.config import SimConfig
-    from routebench.dataset import TABLE_FILE
-    from routebench.sources import download
 
-    data = work / "data"
-    if not (data / "routerbench" / TABLE_FILE).exists():
-        download("routerbench", data_dir=data, from_path=SLICE, missing="coalesce")
+    data = _slice_data(work)
     base = dict(dataset="routerbench", test_size=1500, seeds=tuple(range(10)))
     port = ("port", "approx-opt")
     configs = {
@@ -89,6 +102,85 @@ def slice_runs(work: Path = WORK, progress: bool = True) -> dict:
         "lp": SimConfig(**base, routers=port, router_params={"port": {"gamma_solver": "lp"}}),
     }
     return {k: _run(c, data, work / "results", progress) for k, c in configs.items()}
+
+
+def _slice_data(work: Path) -> Path:
+    from routebench.dataset import TABLE_FILE
+    from routebench.sources import download
+
+    data = work / "data"
+    if not (data / "routerbench" / TABLE_FILE).exists():
+        download("routerbench", data_dir=data, from_path=SLICE, missing="coalesce")
+    return data
+
+
+def zeroeval_run(work: Path = WORK, progress: bool = True):
+    """ZeroEval GSM8K x 41 LLMs: every router, 500 test queries, seeds 0-9 (no exact MILP)."""
+    from routebench.config import SimConfig
+    from routebench.dataset import TABLE_FILE
+    from routebench.sources import download
+
+    data = work / "data"
+    if not (data / "zeroeval" / TABLE_FILE).exists():
+        download("routerbench", data_dir=data, from_path=ZEROEVAL, out="zeroeval")
+    config = SimConfig(dataset="zeroeval", test_size=500, seeds=tuple(range(10)), milp_limit=0)
+    return _run(config, data, work / "results", progress, jobs=JOBS)
+
+
+#: The routers of the sweeps: PORT, ours and C^_opt (the reference of the relative metric).
+SWEEP_ROUTERS = ("port", "port-resolve", "dual-descent", "approx-opt")
+
+
+def sweep_runs(work: Path = WORK, progress: bool = True) -> dict:
+    """The slice at every budget (weighted split) and every split (budget 1): PORT, ours and
+    C^_opt, 1,500 test queries, seeds 0-9, no exact MILP. Keys ``("budget", b)`` and
+    ``("split", name)``."""
+    from routebench.config import SimConfig
+
+    data = _slice_data(work)
+    base = dict(dataset="routerbench", test_size=1500, seeds=tuple(range(10)), milp_limit=0,
+                routers=SWEEP_ROUTERS)
+    configs = {("budget", b): SimConfig(**base, budget=b) for b in BUDGETS}
+    for split in SPLITS:
+        k = int(split[-1]) if split.startswith("extreme") else 1
+        configs[("split", split)] = (
+            configs[("budget", 1.0)] if split == "weighted"
+            else SimConfig(**base, split=split.rstrip("12345"), extreme_k=k))
+    return {key: _run(c, data, work / "results", progress) for key, c in configs.items()}
+
+
+#: The ablation's variants: (router, label, parameters changed from the defaults).
+ABLATION: tuple[tuple[str, str, dict], ...] = (
+    ("port-resolve", "full (defaults)", {}),
+    ("port-resolve", "no drop option", {"drop": False}),
+    ("port-resolve", "no budget awareness", {"budget_aware": False}),
+    ("port-resolve", "one solve at eps N (no re-solving)", {"resolve": False}),
+    ("port-resolve", "original budgets B t / N (no remaining-budget pacing)",
+     {"remaining": False}),
+    ("port-resolve", "zero prior prices", {"prior": "none"}),
+    ("port-resolve", "eps 0.01 (first checkpoint: 15 queries)", {"eps": 0.01}),
+    ("port-resolve", "eps 0.1 (first checkpoint: 150 queries)", {"eps": 0.1}),
+    ("dual-descent", "full (defaults)", {}),
+    ("dual-descent", "additive update", {"update": "additive"}),
+    ("dual-descent", "no drop option", {"drop": False}),
+    ("dual-descent", "no budget awareness", {"budget_aware": False}),
+    ("dual-descent", "zero prior prices", {"prior": "none"}),
+    ("dual-descent", "step x 1/3", {"eta_scale": 1 / 3}),
+    ("dual-descent", "step x 3", {"eta_scale": 3.0}),
+)
+
+
+def ablation_runs(work: Path = WORK, progress: bool = True) -> list:
+    """One run per ``ABLATION`` row on the slice's Table-1 setting (the router and C^_opt,
+    seeds 0-9, no exact MILP), in the same order."""
+    from routebench.config import SimConfig
+
+    data = _slice_data(work)
+    base = dict(dataset="routerbench", test_size=1500, seeds=tuple(range(10)), milp_limit=0)
+    return [_run(SimConfig(**base, routers=(router, "approx-opt"),
+                           router_params={router: params} if params else {}),
+                 data, work / "results", progress)
+            for router, _, params in ABLATION]
 
 
 def synthetic_run(work: Path = WORK, progress: bool = True):
@@ -101,7 +193,7 @@ def synthetic_run(work: Path = WORK, progress: bool = True):
     if not (data / "synthetic" / TABLE_FILE).exists():
         download("synthetic", data_dir=data)
     return _run(SimConfig(dataset="synthetic", seeds=tuple(range(10))), data,
-                work / "results", progress)
+                work / "results", progress, jobs=JOBS)
 
 
 # --------------------------------------------------------------------------- blocks
@@ -173,6 +265,87 @@ def synthetic_block(run) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _relative(run, router: str) -> float:
+    return 100 * _mean(run, router, "relative_performance")
+
+
+def _best(run, routers) -> tuple[str, float]:
+    """(router, % of C^_opt) of the best of ``routers`` in ``run``."""
+    found = [r for r in routers if r in run.online()]
+    best = max(found, key=lambda r: _relative(run, r))
+    return best, _relative(run, best)
+
+
+def _met(value: float, goal: float) -> str:
+    return "met" if round(value, 1) >= goal else "**missed**"
+
+
+def targets_block(slice_runs_: dict, synthetic, zeroeval, sweeps: dict) -> str:
+    """The README's table of our routers against PORT and the baselines, and the sweeps."""
+    from routebench.catalogue import OURS, PAPER_ONLINE
+
+    baselines = [r for r in PAPER_ONLINE if r != "port"]
+    lines = ["| setting | best of ours (% of C^_opt) | PORT | best baseline | target |",
+             "|---|---|---:|---|---|"]
+    for label, run in (("RouterBench slice, Table-1 setting (1,500 test, 10 seeds)",
+                        slice_runs_["table1"]),
+                       ("synthetic default (10,000 test, 10 seeds)", synthetic),
+                       ("ZeroEval GSM8K x 41 LLMs (500 test, 10 seeds)", zeroeval)):
+        ours, ours_v = _best(run, OURS)
+        base, base_v = _best(run, baselines)
+        above = "above every baseline" if ours_v > base_v else "**not above every baseline**"
+        lines.append(f"| {label} | {run.label(ours)} {ours_v:.1f} | {_relative(run, 'port'):.1f}"
+                     f" | {run.label(base)} {base_v:.1f} | >= {TARGET:g}: "
+                     f"{_met(ours_v, TARGET)}, {above} |")
+    for kind, title in (("budget", "every budget 0.25-2 (weighted split)"),
+                        ("split", "every budget split (budget 1)")):
+        points = {k: r for k, r in sweeps.items() if k[0] == kind}
+        worst_key = min(points, key=lambda k: _best(points[k], OURS)[1])
+        ours, value = _best(points[worst_key], OURS)
+        lines.append(f"| slice, {title}: the worst point ({kind} {worst_key[1]}) | "
+                     f"{points[worst_key].label(ours)} {value:.1f} | "
+                     f"{_relative(points[worst_key], 'port'):.1f} | (not run) | "
+                     f">= {SWEEP_TARGET:g} at every point: {_met(value, SWEEP_TARGET)} |")
+    lines += ["", "Every point of the sweeps (% of C^_opt, mean over 10 arrival orders):", ""]
+    header = "| " + " | ".join(["point", *[sweeps[("budget", 1.0)].label(r)
+                                          for r in SWEEP_ROUTERS[:-1]]]) + " |"
+    lines += [header, "|---" + "|---:" * (len(SWEEP_ROUTERS) - 1) + "|"]
+    for key, run in sweeps.items():
+        if key == ("split", "weighted"):
+            continue  # the same run as budget 1
+        name = f"budget {key[1]:g}" if key[0] == "budget" else f"split {key[1]}"
+        cells = [f"{_relative(run, r):.1f}" for r in SWEEP_ROUTERS[:-1]]
+        lines.append(f"| {name}{' (= split weighted)' if key == ('budget', 1.0) else ''} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def ablation_block(runs: list) -> str:
+    """``docs/ROUTERS.md``'s ablation: per variant the mean % of C^_opt with its 95 % interval
+    over seeds, and the paired difference to the full router."""
+    from routebench.report import paired_interval, per_seed
+
+    lines = ["| router | variant | % of C^_opt | change vs full (paired, points) |",
+             "|---|---|---:|---:|"]
+    full: dict[str, object] = {}
+    for (router, label, params), run in zip(ABLATION, runs, strict=True):
+        values = per_seed(run, "relative_performance")[router] * 100
+        mean, low, high, _ = paired_interval(values, values * 0, lambda a, b: a - b)
+        if not params:
+            full[router] = values
+            change = "-"
+        else:
+            d, d_low, d_high, _ = paired_interval(values, full[router], lambda a, b: a - b)
+            change = f"{d:+.1f} [{d_low:+.1f}, {d_high:+.1f}]"
+        flags = ", ".join(f"`{router}.{k}={v}`" for k, v in params.items())
+        lines.append(f"| {run.label(router)} | {label}{f' ({flags})' if flags else ''} | "
+                     f"{mean:.1f} ± {(high - low) / 2:.1f} | {change} |")
+    lines += ["", "Mean ± half-width of the 95 % t-interval over the 10 seeds; the change is the "
+              "paired per-seed difference to the full router with its 95 % interval (a seed is "
+              "the same arrival order and budgets for every variant)."]
+    return "\n".join(lines) + "\n"
+
+
 def bench_block(out_dir: Path = ROOT / "results" / "bench") -> str:
     """The README's performance tables, rendered from ``results/bench/*.csv``."""
     import pandas as pd
@@ -201,10 +374,13 @@ def bench_block(out_dir: Path = ROOT / "results" / "bench") -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS: dict[str, Callable[[], str]] = {
-    "slice": lambda: slice_block(slice_runs()),
-    "synthetic": lambda: synthetic_block(synthetic_run()),
-    "bench": bench_block,
+BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
+    "slice": (README, lambda: slice_block(slice_runs())),
+    "synthetic": (README, lambda: synthetic_block(synthetic_run())),
+    "targets": (README, lambda: targets_block(slice_runs(), synthetic_run(), zeroeval_run(),
+                                              sweep_runs())),
+    "bench": (README, bench_block),
+    "ablation": (ROUTERS_DOC, lambda: ablation_block(ablation_runs())),
 }
 
 
@@ -248,20 +424,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--figures", action="store_true", help="also regenerate docs/figures")
     parser.add_argument("blocks", nargs="*", default=list(BLOCKS), help="blocks to make")
     args = parser.parse_args(argv)
-    text = README.read_text(encoding="utf-8")
-    new = text
+    texts = {path: path.read_text(encoding="utf-8") for path, _ in BLOCKS.values()}
+    new = dict(texts)
     for name in args.blocks:
         print(f"== {name}", flush=True)
-        new = replace_block(new, name, BLOCKS[name]())
-    if args.check:
-        if new != text:
+        path, make = BLOCKS[name]
+        new[path] = replace_block(new[path], name, make())
+    drift = False
+    for path, text in texts.items():
+        if new[path] == text:
+            continue
+        if args.check:
+            drift = True
             sys.stdout.writelines(difflib.unified_diff(
-                text.splitlines(keepends=True), new.splitlines(keepends=True), "README.md",
-                "generated"))
-            return 1
-        return 0
-    if new != text:
-        README.write_text(new, encoding="utf-8")
+                text.splitlines(keepends=True), new[path].splitlines(keepends=True),
+                path.relative_to(ROOT).as_posix(), "generated"))
+        else:
+            path.write_text(new[path], encoding="utf-8")
+    if args.check:
+        return int(drift)
     if args.figures:
         figures()
     return 0

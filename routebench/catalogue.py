@@ -64,6 +64,8 @@ BUILTIN: tuple[Entry, ...] = (
     Entry("knn-cost", "KNN-Cost", "#bcbd22"),
     Entry("batch-split", "BatchSplit", "#2ca02c"),
     Entry("port", "PORT", "#d62728"),
+    Entry("port-resolve", "PORT-Resolve", "#843c39"),
+    Entry("dual-descent", "Dual-Descent", "#e7ba52"),
     Entry("approx-opt", "Approx Optimum (C^_opt)", "#9467bd", "oracle",
           r"$\hat{C}_{\mathrm{opt}}$"),
     Entry("opt", "Optimum (C_opt)", "#000000", "oracle", r"$C_{\mathrm{opt}}$"),
@@ -76,6 +78,10 @@ _BY_NAME: dict[str, Entry] = {e.name: e for e in BUILTIN}
 ONLINE: tuple[str, ...] = tuple(e.name for e in BUILTIN if e.kind == "online")
 ORACLES: tuple[str, ...] = tuple(e.name for e in BUILTIN if e.kind == "oracle")
 BOUNDS: tuple[str, ...] = tuple(e.name for e in BUILTIN if e.kind == "bound")
+#: The paper's online routers (PORT.md section 5), whose results its numbers belong to, and
+#: ours, which learn from feedback (ONLINE-LP.md; ``docs/ROUTERS.md``).
+OURS: tuple[str, ...] = ("port-resolve", "dual-descent")
+PAPER_ONLINE: tuple[str, ...] = tuple(r for r in ONLINE if r not in OURS)
 #: What ``--routers all`` runs: every built-in online router and both oracles.
 ALL: tuple[str, ...] = ONLINE + ORACLES
 #: The paper's reference method, against which the headline ratios are taken.

@@ -81,6 +81,11 @@ class SimConfig:
     milp_node_limit: int = DEFAULT_MILP_NODE_LIMIT
     #: Solver of the exact MILP bound: "highs", "pulp" (PuLP's CBC) or "pulp:<SOLVER>".
     milp_solver: str = "highs"
+    #: Queries per decision block of the routers with feedback (``routebench.engine``).
+    feedback_every: int = 1
+    #: What their feedback carries: ``cost`` (served or not, realised USD cost, remaining
+    #: budgets) or ``quality`` (also the realised performance of served queries).
+    feedback: str = "cost"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -121,7 +126,9 @@ class SimConfig:
         configuration extends its run instead of starting another)."""
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.dataset)
         split = self.split if self.split != "extreme" else f"extreme{self.extreme_k}"
-        identity = {k: v for k, v in self.key_fields().items() if k != "seeds"}
+        identity = {k: v for k, v in self.key_fields().items()
+                    if k != "seeds" and not (k in KEY_OMITTED_AT_DEFAULT
+                                             and v == KEY_OMITTED_AT_DEFAULT[k])}
         return (
             f"{slug}-{split}-b{self.budget:g}-n{self.test_size}-{self.embedder.replace(':', '_')}"
             f"-{self.index}-{stable_hash(identity, 10)}"
@@ -149,6 +156,12 @@ class SimConfig:
             data["seeds"] = parse_seeds(str(data["seeds"]))
         return cls(**data)
 
+
+#: Fields added after run keys were first published: left out of the key at their default, so
+#: the runs made before them keep their folders.
+KEY_OMITTED_AT_DEFAULT: dict[str, Any] = {"feedback_every": 1, "feedback": "cost"}
+#: What the feedback of the closed-loop routers can carry.
+FEEDBACK_KINDS: tuple[str, ...] = ("cost", "quality")
 
 #: Fields every stored run config must have (a manifest without them was damaged or edited).
 STORED_REQUIRED: tuple[str, ...] = ("dataset", "budget", "split", "test_size", "seeds", "routers")
@@ -280,7 +293,10 @@ def validate(cfg: SimConfig) -> None:
     if names:
         raise bad("routers", f"{names[0]!r} is not a router (the offline bounds lp-bound and "
                   "milp are always computed)")
-    stray = [name for name, _ in cfg.router_params if name not in cfg.routers]
+    # a plug-in given as module:Class may also be addressed by the name its class declares,
+    # which only simulate.resolve_config (importing it) can check
+    plugins = any(":" in r for r in cfg.routers)
+    stray = [name for name, _ in cfg.router_params if name not in cfg.routers and not plugins]
     if stray:
         raise bad("router_params", f"parameters given for router {stray[0]!r}, which is not "
                   f"in routers {list(cfg.routers)}")
@@ -293,6 +309,12 @@ def validate(cfg: SimConfig) -> None:
                   f"with split {cfg.split!r}")
     if cfg.milp_limit < 0:
         raise bad("milp_limit", f"must be >= 0 (query-LLM pairs), got {cfg.milp_limit}")
+    if cfg.feedback_every < 1:
+        raise bad("feedback_every", f"must be an integer >= 1 (queries per decision block), got "
+                  f"{cfg.feedback_every}")
+    if cfg.feedback not in FEEDBACK_KINDS:
+        raise bad("feedback", f"unknown feedback {cfg.feedback!r}; valid: "
+                  f"{', '.join(FEEDBACK_KINDS)}")
     if cfg.milp_node_limit < 1:
         raise bad("milp_node_limit", f"must be an integer >= 1 (branch-and-bound nodes), got "
                   f"{cfg.milp_node_limit}")

@@ -25,6 +25,12 @@ class IntegrityError(ValueError):
     it is what it claims to be. The message names the file and the fix."""
 
 
+class RouterFailure(ValueError):
+    """A router failed inside the engine's loop: it raised, or returned a decision of the wrong
+    shape, type or range. The message names the router and the query position; ``__cause__``
+    holds the router's own exception (the CLI saves its traceback for the router's author)."""
+
+
 def flag(param: str) -> str:
     """The command-line flag of a library parameter: ``top_k`` -> ``--top-k``."""
     return "--" + param.replace("_", "-")

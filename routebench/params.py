@@ -94,7 +94,8 @@ def coerce(param: str, kind: Any, value: Any, error: E = ParamError) -> Any:
     """``value`` checked against the annotation ``kind`` (a string under ``from __future__
     import annotations``) and normalised: ints for int fields, floats for float fields, tuples
     for lists, sorted pairs for parameter maps; ``X | None`` also takes None."""
-    kind = str(kind).replace(" ", "")
+    # a string under ``from __future__ import annotations``; the type itself otherwise
+    kind = (kind.__name__ if isinstance(kind, type) else str(kind)).replace(" ", "")
     if kind.endswith("|None"):
         if value is None:
             return None

@@ -26,10 +26,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import math
+import sys
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numba
@@ -38,8 +42,9 @@ import scipy.optimize
 import scipy.sparse
 
 from routebench import catalogue, params
+from routebench.engine import Feedback, Horizon, Outcome, replay, run_closed_loop
 from routebench.errors import ParamError
-from routebench.oracle import check_milp_solver, solve_milp
+from routebench.oracle import check_milp_solver, solve_lp, solve_milp
 
 DROP = -1
 #: The solvers PORT can use for gamma: the public code's L-BFGS-B, or an exact LP.
@@ -70,7 +75,9 @@ class StreamInput:
     ``perf_hat`` / ``cost_hat``: float64 (N, M) ANNS estimates of performance (in [0, 1]) and
     cost (USD); ``perf_hat_exact`` / ``cost_hat_exact``: exact k-NN estimates, read only by
     ``knn-perf`` / ``knn-cost`` (None when not needed); ``budgets``: float64 (M,) USD;
-    ``models``: the M LLM names.
+    ``models``: the M LLM names; ``history_perf`` / ``history_cost``: float64 (H, M), the
+    historical log's TRUE performance and USD costs (what the estimates average over; read by
+    the closed-loop routers' price prior), or None.
     """
 
     perf_hat: np.ndarray
@@ -79,12 +86,15 @@ class StreamInput:
     models: tuple[str, ...]
     perf_hat_exact: np.ndarray | None = None
     cost_hat_exact: np.ndarray | None = None
+    history_perf: np.ndarray | None = None
+    history_cost: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         models = tuple(str(m) for m in self.models)
         object.__setattr__(self, "models", models)
         m = len(models)
-        for name in ("perf_hat", "cost_hat", "perf_hat_exact", "cost_hat_exact"):
+        for name in ("perf_hat", "cost_hat", "perf_hat_exact", "cost_hat_exact", "history_perf",
+                     "history_cost"):
             value = getattr(self, name)
             if value is None:
                 if name in ("perf_hat", "cost_hat"):
@@ -95,7 +105,13 @@ class StreamInput:
                 raise RouterError(
                     f"StreamInput.{name} must have shape (N, {m}) for {m} models, got {arr.shape}"
                 )
-            if arr.shape[0] != np.shape(self.perf_hat)[0]:
+            if name.startswith("history"):
+                if (self.history_perf is None) != (self.history_cost is None):
+                    raise RouterError("StreamInput.history_perf and history_cost go together")
+                if arr.shape != np.shape(self.history_perf):
+                    raise RouterError("StreamInput.history_cost must have the shape of "
+                                      "history_perf")
+            elif arr.shape[0] != np.shape(self.perf_hat)[0]:
                 raise RouterError(
                     f"StreamInput.{name} has {arr.shape[0]} rows but perf_hat has "
                     f"{np.shape(self.perf_hat)[0]}"
@@ -195,6 +211,15 @@ class Router(ABC):
 
     @abstractmethod
     def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray: ...
+
+    def run(self, stream: StreamInput, perf: np.ndarray, cost: np.ndarray,
+            rng: np.random.Generator | None = None, *, every: int = 1,
+            quality: bool = False, run_name: str | None = None) -> Outcome:
+        """Route ``stream`` and serve it against the TRUE ``perf`` / ``cost`` (USD): the
+        engine's loop (``routebench.engine``). An open-loop router decides from estimates alone
+        (``route``), so its decisions are replayed in one compiled pass; ``every`` and
+        ``quality`` (the feedback options) only matter to routers with feedback."""
+        return replay(self.route(stream, rng), perf, cost, stream.budgets)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
@@ -561,6 +586,304 @@ class BatchSplitRouter(Router):
         return choices
 
 
+# --------------------------------------------------------------------------- closed loop
+class OnlineRouter(Router):
+    """A router with feedback (``routebench.engine.run_closed_loop``): it sees the stream as it
+    arrives and learns what each decision cost.
+
+    Subclasses implement ``decide(start, perf_hat, cost_hat)``: the decisions for the block of
+    queries ``start, start + 1, ...`` (``perf_hat`` / ``cost_hat`` float64 (B, M), read-only;
+    B = ``horizon.every``, 1 by default), as B LLM indices or -1 to drop (an int when B is 1).
+    They may override ``start(horizon, rng)`` (called once before the first query; the base
+    keeps ``self.horizon`` and ``self.rng``) and ``update(feedback)`` (after each block: served
+    or not, realised USD costs, remaining budgets; see ``routebench.engine.Feedback``). A
+    router never sees a later query's estimates, nor any true outcome but the feedback."""
+
+    horizon: Horizon
+    rng: np.random.Generator | None
+
+    def start(self, horizon: Horizon, rng: np.random.Generator | None) -> None:
+        """Called once before the first query."""
+        self.horizon = horizon
+        self.rng = rng
+
+    @abstractmethod
+    def decide(self, start: int, perf_hat: np.ndarray, cost_hat: np.ndarray) -> Any: ...
+
+    def update(self, feedback: Feedback) -> None:
+        """Called after each block with what the engine observed (default: ignore it)."""
+
+    def _route(self, stream: StreamInput, rng: np.random.Generator | None) -> np.ndarray:
+        raise RouterError(f"router {self.name!r} learns from feedback: it needs the true costs "
+                          "to run, so use run(stream, perf, cost, rng), not route()")
+
+    def run(self, stream: StreamInput, perf: np.ndarray, cost: np.ndarray,
+            rng: np.random.Generator | None = None, *, every: int = 1,
+            quality: bool = False, run_name: str | None = None) -> Outcome:
+        """The engine's closed loop (``run_closed_loop``); ``run_name`` is the name the run
+        knows this router by (a plug-in's ``module:Class``), for messages."""
+        if not isinstance(stream, StreamInput):
+            raise RouterError(f"run() needs a StreamInput, got {type(stream).__name__}")
+        if self.stream is not None:
+            _need_rng(rng, self.name)
+        self.info = {}
+        horizon = Horizon(n=stream.n, budgets=_frozen(stream.budgets), models=stream.models,
+                          every=int(every), quality=bool(quality),
+                          history_perf=_frozen(stream.history_perf),
+                          history_cost=_frozen(stream.history_cost))
+        who = repr(self.name) + ("" if run_name in (None, self.name) else f" ({run_name})")
+        return run_closed_loop(self, stream.perf_hat, stream.cost_hat,
+                               np.asarray(perf, dtype=np.float64),
+                               np.asarray(cost, dtype=np.float64), horizon, rng, who=who)
+
+
+def _frozen(a: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None
+    view = np.asarray(a).view()
+    view.flags.writeable = False
+    return view
+
+
+@numba.njit(cache=True, nogil=True)
+def _price_decide(perf_hat, cost_hat, gamma, remaining, aware, drop, out):  # pragma: no cover
+    # Per row: argmax_i (d^_i - gamma_i g^_i) over the LLMs whose remaining budget covers g^_i
+    # (aware) -- less what the block's earlier rows committed -- or over all LLMs; with the drop
+    # option the best value must be > 0. No LLM -> -1. Ties -> lowest index.
+    left = remaining.copy()
+    for r in range(perf_hat.shape[0]):
+        best = -1
+        best_v = 0.0
+        for i in range(perf_hat.shape[1]):
+            c = cost_hat[r, i]
+            if aware and left[i] < c:
+                continue
+            v = perf_hat[r, i] - gamma[i] * c
+            if (best < 0 and not drop) or v > best_v:
+                best = i
+                best_v = v
+        if best >= 0:
+            left[best] -= cost_hat[r, best]
+        out[r] = best
+
+
+@numba.njit(cache=True, nogil=True)
+def _descent_update(gamma, choices, served, charged, pace, eta, multiplicative,
+                    floor):  # pragma: no cover
+    # One dual (mirror) descent step per query of the block, on each LLM's pace gap 1 - s_i with
+    # s_i = realised spend / pace (normalised units): overspending raises the price.
+    for r in range(choices.shape[0]):
+        for i in range(gamma.shape[0]):
+            if pace[i] <= 0.0:
+                continue
+            s = charged[r] / pace[i] if (served[r] and choices[r] == i) else 0.0
+            g = 1.0 - s
+            if multiplicative:
+                gamma[i] = max(gamma[i] * math.exp(-eta * g), floor[i])
+            else:
+                gamma[i] = max(0.0, gamma[i] - eta * g / pace[i])
+
+
+def price_decisions(perf_hat: np.ndarray, cost_hat: np.ndarray, gamma: np.ndarray,
+                    remaining: np.ndarray, *, aware: bool = True, drop: bool = True) -> np.ndarray:
+    """int64 (B,): the priced decision of each row (ONLINE-LP.md sections 1 and 4): the LLM
+    maximising d^_ij - gamma_i g^_ij (gamma in perf per USD), -1 when the best value is not
+    positive (``drop``); with ``aware`` only LLMs whose ``remaining`` budget (USD, less the
+    estimated cost of the block's earlier decisions) covers the estimated cost. Compiled."""
+    out = np.empty(perf_hat.shape[0], dtype=np.int64)
+    _price_decide(np.ascontiguousarray(perf_hat, dtype=np.float64),
+                  np.ascontiguousarray(cost_hat, dtype=np.float64),
+                  np.ascontiguousarray(gamma, dtype=np.float64),
+                  np.ascontiguousarray(remaining, dtype=np.float64), bool(aware), bool(drop), out)
+    return out
+
+
+PRIORS: tuple[str, ...] = ("history", "none")
+
+
+def history_prices(horizon: Horizon) -> np.ndarray:
+    """The prior prices (perf per USD, (M,)): the duals of the offline LP on the historical
+    log's true performance and costs, with each budget scaled to the log's size (B_i H / N),
+    i.e. the prices that would have paced the history (ONLINE-LP.md section 2)."""
+    if horizon.history_perf is None or horizon.history_cost is None:
+        raise RouterError("the 'history' price prior needs the historical log "
+                          "(StreamInput.history_perf / history_cost); or set prior=none")
+    h = horizon.history_perf.shape[0]
+    if h == 0:
+        return np.zeros(horizon.m)
+    scaled = np.asarray(horizon.budgets, dtype=np.float64) * (h / horizon.n)
+    return np.asarray(solve_lp(horizon.history_perf, horizon.history_cost, scaled).gamma,
+                      dtype=np.float64).copy()
+
+
+class PricedRouter(OnlineRouter):
+    """Shared by the routers of ONLINE-LP.md: per-LLM prices ``gamma`` (perf per USD), the
+    priced decision with the drop option and budget awareness (``price_decisions``), the
+    remaining budgets from the feedback, and the starting prices (``prior``)."""
+
+    gamma: np.ndarray
+    remaining: np.ndarray
+
+    def start(self, horizon: Horizon, rng: np.random.Generator | None) -> None:
+        super().start(horizon, rng)
+        self.remaining = np.asarray(horizon.budgets, dtype=np.float64)
+        self.gamma = (history_prices(horizon) if self.p.prior == "history"
+                      else np.zeros(horizon.m))
+        self._out = np.empty(horizon.every, dtype=np.int64)
+        self._aware, self._drop = bool(self.p.budget_aware), bool(self.p.drop)
+        self.info = {"prior_gamma": self.gamma.copy()}
+
+    def decide(self, start: int, perf_hat: np.ndarray, cost_hat: np.ndarray) -> Any:
+        out = self._out[: perf_hat.shape[0]]
+        _price_decide(perf_hat, cost_hat, self.gamma, self.remaining, self._aware, self._drop,
+                      out)
+        return int(out[0]) if out.shape[0] == 1 else out
+
+    def update(self, feedback: Feedback) -> None:
+        self.remaining = feedback.remaining
+
+
+def _check_prior(prior: str) -> None:
+    if prior not in PRIORS:
+        raise ParamError("prior", f"unknown prior {prior!r}; valid: {', '.join(PRIORS)}")
+
+
+@dataclass(frozen=True)
+class PortResolveParams:
+    """``eps``: the first checkpoint is ceil(eps N) queries (PORT's learning-phase size; later
+    ones at 2, 4, 8, ... times it); ``resolve``: re-solve at every checkpoint (False: once, at the
+    first); ``remaining``: solve against the remaining budgets scaled to the remaining horizon
+    (False: the original budgets scaled to the sample, B_i t / N); ``drop``: the drop option;
+    ``budget_aware``: never send a query to an LLM whose remaining budget is below its estimated
+    cost; ``prior``: the prices before the first checkpoint (``history``: the historical log's
+    LP duals; ``none``: zero)."""
+
+    eps: float = 0.025
+    resolve: bool = True
+    remaining: bool = True
+    drop: bool = True
+    budget_aware: bool = True
+    prior: str = "history"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.eps < 1:
+            raise ParamError("eps", f"must lie in (0, 1), got {self.eps!r}")
+        _check_prior(self.prior)
+
+
+def checkpoints(n: int, eps: float, resolve: bool = True) -> list[int]:
+    """The positions where ``port-resolve`` re-solves: t_k = ceil(eps N) 2^k < N (only t_0 when
+    not ``resolve``)."""
+    first = max(1, learning_size(n, eps))
+    out = []
+    t = first
+    while t < n:
+        out.append(t)
+        if not resolve:
+            break
+        t *= 2
+    return out
+
+
+class PortResolveRouter(PricedRouter):
+    """PORT's dual, re-solved at geometric checkpoints (Agrawal, Wang and Ye 2014; Li and Ye
+    2022): at t = ceil(eps N), 2 ceil(eps N), 4 ceil(eps N), ... the prices become the duals of
+    the offline LP on the estimates of the t queries seen so far with each LLM's remaining budget
+    scaled to the remaining horizon, R_i t / (N - t); in between, each query goes to argmax_i
+    (d^_ij - gamma_i g^_ij) among the LLMs whose remaining budget covers the estimate, or is
+    dropped when that value is not positive. Before the first checkpoint the prices are the
+    historical log's LP duals. ``info``: ``gamma`` (the last prices), ``checkpoints``."""
+
+    name = "port-resolve"
+    Params = PortResolveParams
+
+    def start(self, horizon: Horizon, rng: np.random.Generator | None) -> None:
+        super().start(horizon, rng)
+        n, m = horizon.n, horizon.m
+        self._seen_p = np.empty((n, m))
+        self._seen_c = np.empty((n, m))
+        self._todo = checkpoints(n, self.p.eps, self.p.resolve)
+        self._done: list[int] = []
+
+    def decide(self, start: int, perf_hat: np.ndarray, cost_hat: np.ndarray) -> Any:
+        if self._todo and start >= self._todo[0]:
+            while self._todo and start >= self._todo[0]:
+                self._todo.pop(0)
+            self._resolve(start)
+        stop = start + perf_hat.shape[0]
+        self._seen_p[start:stop] = perf_hat
+        self._seen_c[start:stop] = cost_hat
+        return super().decide(start, perf_hat, cost_hat)
+
+    def _resolve(self, t: int) -> None:
+        n = self.horizon.n
+        if self.p.remaining:
+            budgets = np.maximum(self.remaining, 0.0) * (t / (n - t))
+        else:
+            budgets = np.asarray(self.horizon.budgets, dtype=np.float64) * (t / n)
+        lp = solve_lp(self._seen_p[:t], self._seen_c[:t], budgets)
+        self.gamma = np.asarray(lp.gamma, dtype=np.float64).copy()
+        self._done.append(t)
+        self.info.update(gamma=self.gamma.copy(), checkpoints=list(self._done))
+
+
+DESCENT_UPDATES: tuple[str, ...] = ("multiplicative", "additive")
+#: Smallest price of the multiplicative update, in normalised units (perf per pace of spend):
+#: far below any price that changes a decision, it only keeps the update able to grow again.
+_MIN_NORMALISED_PRICE = 1e-6
+
+
+@dataclass(frozen=True)
+class DualDescentParams:
+    """``eta_scale``: the step size is eta_scale / sqrt(N) (the order the analysis asks for);
+    ``update``: ``multiplicative`` (entropic mirror descent, mu <- mu exp(-eta (1 - s))) or
+    ``additive`` (projected subgradient, mu <- max(0, mu - eta (1 - s))), prices mu and spends s
+    in units of each LLM's pace B_i / N; ``prior``, ``drop``, ``budget_aware``: as port-resolve."""
+
+    eta_scale: float = 1.0
+    update: str = "multiplicative"
+    drop: bool = True
+    budget_aware: bool = True
+    prior: str = "history"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.eta_scale) and self.eta_scale > 0):
+            raise ParamError("eta_scale", f"must be a finite number > 0, got {self.eta_scale!r}")
+        if self.update not in DESCENT_UPDATES:
+            raise ParamError("update", f"unknown update {self.update!r}; valid: "
+                             f"{', '.join(DESCENT_UPDATES)}")
+        _check_prior(self.prior)
+
+
+class DualDescentRouter(PricedRouter):
+    """Dual mirror descent (Balseiro, Lu and Mirrokni 2020/2023): no learning phase; after every
+    feedback each LLM's price moves by a step on the gap between its pace B_i / N and what the
+    query actually cost it (spending faster than the pace raises the price, slower lowers it);
+    decisions as port-resolve's between checkpoints. ``info``: ``gamma`` (the final prices),
+    ``eta``."""
+
+    name = "dual-descent"
+    Params = DualDescentParams
+
+    def start(self, horizon: Horizon, rng: np.random.Generator | None) -> None:
+        super().start(horizon, rng)
+        self._pace = np.asarray(horizon.budgets, dtype=np.float64) / max(horizon.n, 1)
+        self._eta = self.p.eta_scale / math.sqrt(max(horizon.n, 1))
+        self._mult = self.p.update == "multiplicative"
+        with np.errstate(divide="ignore"):
+            self._floor = np.where(self._pace > 0, _MIN_NORMALISED_PRICE / self._pace, 0.0)
+        if self._mult:
+            self.gamma = np.maximum(self.gamma, self._floor)
+        self.info["eta"] = self._eta
+
+    def update(self, feedback: Feedback) -> None:
+        super().update(feedback)
+        _descent_update(self.gamma, feedback.choices, feedback.served, feedback.cost, self._pace,
+                        self._eta, self._mult, self._floor)
+        if feedback.start + feedback.choices.shape[0] >= self.horizon.n:
+            self.info["gamma"] = self.gamma.copy()
+
+
 # --------------------------------------------------------------------------- catalogue
 #: The built-in online routers by name, in display order (``routebench.catalogue.ONLINE``).
 ROUTERS: dict[str, type[Router]] = {
@@ -573,6 +896,8 @@ ROUTERS: dict[str, type[Router]] = {
         KnnCostRouter,
         BatchSplitRouter,
         PortRouter,
+        PortResolveRouter,
+        DualDescentRouter,
     )
 }
 #: Entry-point group through which installed packages offer routers (name -> Router class).
@@ -597,13 +922,43 @@ def register_router(cls: type[Router]) -> type[Router]:
     return cls
 
 
-def _load(spec: str) -> type[Router]:
-    module, _, attr = spec.partition(":")
+def _import(module: str) -> Any:
+    """``module`` imported: a file (``path/to/file.py``), or a module name found on the path or,
+    as ``python -m`` would, in the current folder."""
+    if module.endswith(".py"):
+        path = Path(module).resolve()
+        if not path.is_file():
+            raise ImportError(f"no such file: {module}")
+        name = f"routebench_plugin_{path.stem}_{zlib.crc32(str(path).encode()):08x}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {module} as a Python module")
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[name] = loaded
+            try:
+                spec.loader.exec_module(loaded)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        return sys.modules[name]
     try:
-        obj: Any = importlib.import_module(module)
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        cwd = str(Path.cwd())
+        if exc.name != module.split(".")[0] or cwd in sys.path:
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(module)
+
+
+def _load(spec: str) -> type[Router]:
+    module, _, attr = spec.rpartition(":")
+    try:
+        obj: Any = _import(module)
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in must not crash the run
         raise RouterError(f"router {spec!r}: cannot import it ({type(exc).__name__}: {exc})") \
             from None
     if not (isinstance(obj, type) and issubclass(obj, Router)):
@@ -629,7 +984,7 @@ def router_class(name: str) -> type[Router]:
                 raise RouterError(f"entry point {name!r} ({ep.value}) is not a Router subclass")
             return cls
     if ":" in name:
-        return _load(name)
+        return _load(name)  # module:Class or path/to/file.py:Class
     raise RouterError(
         f"unknown router {name!r}{catalogue.did_you_mean(name, catalogue.ALL)}; built-in: "
         f"{', '.join(catalogue.ALL)} (or 'all', 'online'); "

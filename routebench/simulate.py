@@ -42,6 +42,7 @@ from routebench.oracle import (
 from routebench.params import check_top_k
 from routebench.results import RunStore
 from routebench.routers import (
+    OnlineRouter,
     RouterError,
     StreamInput,
     make_router,
@@ -62,15 +63,24 @@ def resolve_config(config: SimConfig) -> SimConfig:
     check_milp_solver(config.milp_solver, node_limit=True, param="milp_solver",
                       error=ConfigParamError)
     resolved = []
+    given = config.router_params_dict()
     for name in config.routers:
         try:
-            full = resolve_params(name, config.params_of(name))
+            declared = router_class(name).name if ":" in name else name
+            if declared != name and declared in given and name in given:
+                raise ConfigParamError(f"router_params.{declared}", f"parameters given both "
+                                       f"for {declared!r} and for {name!r}, the same router")
+            full = resolve_params(name, given.pop(name, None) or given.pop(declared, None))
         except ParamError:
             raise
         except RouterError as exc:  # an unknown router, or a plug-in that cannot be loaded
             raise ConfigParamError("routers", str(exc)) from None
         if full:
             resolved.append((name, full))
+    if given:
+        raise ConfigParamError("router_params", f"parameters given for router "
+                               f"{next(iter(given))!r}, which is not in routers "
+                               f"{list(config.routers)}")
     return config.with_changes(router_params=tuple(resolved))
 
 
@@ -94,6 +104,7 @@ class Prepared:
     hist_mean_perf: np.ndarray
     hist_mean_cost: np.ndarray
     total_budget: float
+    history: RouteTable
     index_descriptor: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     #: Wall time (seconds) of each seed-independent stage: loading, estimates, LP solves.
@@ -214,6 +225,7 @@ def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prep
         hist_mean_perf=history.mean_perf(),
         hist_mean_cost=history.mean_cost(),
         total_budget=total_budget(test.cost, config.budget),
+        history=history,
         index_descriptor=descriptor,
         timings=timings,
     )
@@ -260,6 +272,8 @@ def simulate_router(
     *,
     params: dict[str, Any] | None = None,
     oracle: tuple[LPResult, np.ndarray] | None = None,
+    every: int = 1,
+    quality: bool = False,
 ) -> RouterRun:
     """Route ``stream`` with router ``name`` (timed: ``decision_seconds``) and replay the
     decisions against the TRUE ``perf`` / ``cost`` (USD) in arrival order.
@@ -267,9 +281,12 @@ def simulate_router(
     A router that draws random numbers gets a fresh Generator of its declared stream of
     ``seed`` (``routebench.seeding.stream_rng``); ``params`` are its parameters. The rounded
     oracles (``approx-opt``, ``opt``) need ``oracle = (lp, order)``: the LP solved on the test
-    stream in table order and the arrival order."""
+    stream in table order and the arrival order. A router with feedback runs in the engine's
+    closed loop (``every`` queries per block; ``quality``: feedback carries realised
+    performance), its time including the engine's."""
     t0 = time.perf_counter()
     info: dict[str, Any] = {}
+    outcome: Outcome | None = None
     if name in catalogue.ORACLES:
         if oracle is None:
             raise ValueError(f"router {name!r} needs its LP solution (oracle=(lp, order))")
@@ -278,10 +295,16 @@ def simulate_router(
     else:
         router = make_router(name, **(params or {}))
         rng = stream_rng(seed, router.stream) if router.stream is not None else None
-        choices = router.route(stream, rng)
+        if isinstance(router, OnlineRouter):
+            outcome = router.run(stream, perf, cost, rng, every=every, quality=quality,
+                                 run_name=name)
+            choices = outcome.choices
+        else:
+            choices = router.route(stream, rng)
         info = dict(getattr(router, "info", {}) or {})
     seconds = time.perf_counter() - t0
-    outcome = replay(choices, perf, cost, stream.budgets)
+    if outcome is None:
+        outcome = replay(choices, perf, cost, stream.budgets)
     return RouterRun(choices, outcome, seconds, info)
 
 
@@ -305,6 +328,8 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         cost_hat_exact=permuted(prep.cost_hat_exact),
         budgets=budgets,
         models=prep.models,
+        history_perf=prep.history.perf,
+        history_cost=prep.history.cost,
     )
     runs: dict[str, RouterRun] = {}
     for name in cfg.routers:
@@ -313,7 +338,9 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             lp = bounds["lp_hat"] if name == "approx-opt" else bounds["lp_true"]
             oracle = (lp, order)
         runs[name] = simulate_router(name, stream, perf, cost, seed,
-                                     params=cfg.params_of(name), oracle=oracle)
+                                     params=cfg.params_of(name), oracle=oracle,
+                                     every=cfg.feedback_every,
+                                     quality=cfg.feedback == "quality")
     milp = bounds.get("milp")
     references = {
         "lp_bound": float(bounds["lp_true"].objective),

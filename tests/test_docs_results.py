@@ -1,6 +1,7 @@
-"""The README's results are generated, never pasted: each block equals what `make
-docs-results` (docs/generate.py) computes now. The slice and synthetic blocks rerun their
-configurations (slow suite); the performance block is rendered from results/bench/*.csv."""
+"""The README's (and docs/ROUTERS.md's) results are generated, never pasted: each block equals
+what `make docs-results` (docs/generate.py) computes now. The slice, synthetic, targets and
+ablation blocks rerun their configurations (slow suite, sharing one work folder, so a run two
+blocks use is computed once); the performance block is rendered from results/bench/*.csv."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ def _generate():
     return module
 
 
-def _readme_block(name: str) -> str:
-    return _generate().block((ROOT / "README.md").read_text(encoding="utf-8"), name)
+def _readme_block(name: str, doc: str = "README.md") -> str:
+    return _generate().block((ROOT / doc).read_text(encoding="utf-8"), name)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("docs-work")
 
 
 def test_bench_block_is_rendered_from_the_committed_csvs() -> None:
@@ -32,11 +38,11 @@ def _readme() -> str:
 
 
 @pytest.mark.slow
-def test_slice_block_reproduces(shared_slice: Path, tmp_path: Path) -> None:
+def test_slice_block_reproduces(shared_slice: Path, work: Path, tmp_path: Path) -> None:
     from routebench.sources import download
 
     gen = _generate()
-    assert _readme_block("slice") == gen.slice_block(gen.slice_runs(tmp_path, progress=False))
+    assert _readme_block("slice") == gen.slice_block(gen.slice_runs(work, progress=False))
     # the import line the Datasets section quotes
     _, _, report = download("routerbench", data_dir=tmp_path / "data", from_path=shared_slice,
                             missing="coalesce")
@@ -46,11 +52,30 @@ def test_slice_block_reproduces(shared_slice: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_synthetic_block_reproduces(tmp_path: Path) -> None:
+def test_synthetic_block_reproduces(work: Path) -> None:
     gen = _generate()
-    run = gen.synthetic_run(tmp_path, progress=False)
+    run = gen.synthetic_run(work, progress=False)
     assert _readme_block("synthetic") == gen.synthetic_block(run)
     # the sizes the tour quotes
     n_test, n_history = int(run.manifest["n_test"]), int(run.manifest["n_history"])
     assert f"# {n_test + n_history:,} queries x {len(run.llms)} LLMs" in _readme()
     assert f"over the {n_history:,} historical queries" in _readme()
+
+
+@pytest.mark.slow
+def test_targets_block_reproduces(shared_slice: Path, work: Path) -> None:
+    gen = _generate()
+    if not gen.ZEROEVAL.exists():
+        pytest.skip(f"{gen.ZEROEVAL} is absent (it comes with ../shared)")
+    made = gen.targets_block(gen.slice_runs(work, progress=False),
+                             gen.synthetic_run(work, progress=False),
+                             gen.zeroeval_run(work, progress=False),
+                             gen.sweep_runs(work, progress=False))
+    assert _readme_block("targets") == made
+
+
+@pytest.mark.slow
+def test_ablation_block_reproduces(shared_slice: Path, work: Path) -> None:
+    gen = _generate()
+    made = gen.ablation_block(gen.ablation_runs(work, progress=False))
+    assert _readme_block("ablation", "docs/ROUTERS.md") == made

@@ -41,21 +41,32 @@ def streams(draw):
     return perf, cost, perf_hat, cost_hat, budgets, seed
 
 
+def _history(perf: np.ndarray, cost: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A historical log like the stream (rows resampled, costs jittered)."""
+    rng = np.random.default_rng(seed + 1)
+    rows = rng.integers(0, perf.shape[0], size=2 * perf.shape[0])
+    return perf[rows], cost[rows] * rng.uniform(0.8, 1.2, size=(rows.size, perf.shape[1]))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams())
-def test_every_router_within_budget_and_below_the_offline_optima(case) -> None:
+@given(streams(), st.sampled_from([1, 1, 3]))
+def test_every_router_within_budget_and_below_the_offline_optima(case, every) -> None:
+    """Every router, the closed-loop ones in blocks of 1 or 3 queries."""
     perf, cost, perf_hat, cost_hat, budgets, seed = case
     n, m = perf.shape
+    h_perf, h_cost = _history(perf, cost, seed)
     stream = StreamInput(perf_hat=perf_hat, cost_hat=cost_hat, budgets=budgets,
                          models=tuple(f"m{i}" for i in range(m)),
-                         perf_hat_exact=perf_hat, cost_hat_exact=cost_hat)
+                         perf_hat_exact=perf_hat, cost_hat_exact=cost_hat,
+                         history_perf=h_perf, history_cost=h_cost)
     lp = solve_lp(perf, cost, budgets)
     milp = solve_milp(perf, cost, budgets, mip_rel_gap=0.0)
     assert lp.objective >= milp.bound - 1e-7 * max(1.0, lp.objective)
     assert milp.bound >= milp.objective - 1e-9
     routers = {name: make_router(name) for name in catalogue.ONLINE}
     choices = {
-        name: r.route(stream, stream_rng(seed, r.stream) if r.stream else None)
+        name: r.run(stream, perf, cost, stream_rng(seed, r.stream) if r.stream else None,
+                    every=every).choices
         for name, r in routers.items()
     }
     choices["approx-opt"] = lp_choices(solve_lp(perf_hat, cost_hat, budgets))

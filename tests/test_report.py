@@ -272,17 +272,18 @@ def test_combined_table_pivots_routers_by_the_swept_parameter(tmp_path: Path) ->
     assert pivot is not None and pivot.params == ["budget"] and pivot.metric.name == "cr_lp"
     assert pivot.routers == list(ALL_ROUTERS)
     assert pivot.headers == ["budget=0.5", "budget=1.0", "budget=2.0"]  # sorted by budget
-    assert len(pivot.table.cells) == 9 and all(len(r) == 3 for r in pivot.table.cells)
+    assert len(pivot.table.cells) == len(ALL_ROUTERS)
+    assert all(len(r) == 3 for r in pivot.table.cells)
     md = rep.markdown()
     section = md.split("## CR vs LP bound (%) by budget")[1].split("\n## ")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     assert rows[0] == "| Router | budget=0.5 | budget=1.0 | budget=2.0 |"
-    assert len(rows) == 2 + 9  # header, rule, a row per router: no long format
+    assert len(rows) == 2 + len(ALL_ROUTERS)  # header, rule, a row per router: no long format
     for run_rep in rep.reports:  # each cell is that run's mean ± half-width, in %
         row = run_rep.stats.set_index(["router", "metric"]).loc[("port", "cr_lp")]
         assert f"{100 * row['mean']:.1f} ± " in section
     frame = pivot.frame()
-    assert frame.shape == (9, 3 + 3 * 3)
+    assert frame.shape == (len(ALL_ROUTERS), 3 + 3 * 3)
     assert list(frame.columns[3:6]) == ["budget=0.5 mean", "budget=0.5 ci_low",
                                         "budget=0.5 ci_high"]
     assert "budget" in rep.frame().columns

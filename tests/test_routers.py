@@ -17,6 +17,7 @@ from routebench.metrics import outcome_metrics
 from routebench.oracle import solve_milp
 from routebench.routers import (
     ROUTERS,
+    OnlineRouter,
     RouterError,
     StreamInput,
     fit_gamma,
@@ -47,7 +48,14 @@ def _world(n: int, seed: int = 0, noise: float = 0.15, multiplier: float = 1.0):
     total = total_budget(cost, multiplier)
     budgets = split_budget(total, quality, MEAN_COST, "weighted")
     models = tuple(f"llm{i}" for i in range(m))
-    stream = StreamInput(perf_hat, cost_hat, budgets, models, perf_hat * 0.9, cost_hat * 1.1)
+    # a historical log from the same population (drawn last: the stream's draws are unchanged)
+    h = max(n // 2, 1)
+    h_true = np.clip(quality + g.uniform(-0.3, 0.3, size=(h, 1)) + g.normal(0, 0.1, size=(h, m)),
+                     0, 1)
+    h_perf = (g.random((h, m)) < h_true).astype(np.float64)
+    h_cost = MEAN_COST * g.uniform(0.5, 1.5, size=(h, m))
+    stream = StreamInput(perf_hat, cost_hat, budgets, models, perf_hat * 0.9, cost_hat * 1.1,
+                         history_perf=h_perf, history_cost=h_cost)
     return perf, cost, stream
 
 
@@ -56,24 +64,39 @@ def _run(name: str, stream: StreamInput, seed: int = 0, **params):
     return router.route(stream, np.random.default_rng(seed)), router
 
 
+def _serve(name: str, world, seed: int = 0, **params):
+    """Any router, open-loop or with feedback, run by the engine: (outcome, router)."""
+    perf, cost, stream = world
+    router = make_router(name, **params)
+    return router.run(stream, perf, cost, np.random.default_rng(seed)), router
+
+
 @pytest.fixture(scope="module")
 def world():
     return _world(3_000, seed=1)
 
 
-def test_registry_has_exactly_the_paper_routers():
-    """The behaviour (router classes) and the display (catalogue) list the same routers."""
-    assert tuple(ROUTERS) == NAMES == (
+def test_registry_has_exactly_the_catalogued_routers():
+    """The behaviour (router classes) and the display (catalogue) list the same routers: the
+    paper's, then ours (with feedback)."""
+    assert tuple(ROUTERS) == NAMES == catalogue.PAPER_ONLINE + catalogue.OURS
+    assert catalogue.PAPER_ONLINE == (
         "random", "greedy-perf", "greedy-cost", "knn-perf", "knn-cost", "batch-split", "port")
+    assert catalogue.OURS == ("port-resolve", "dual-descent")
+    assert all(issubclass(ROUTERS[r], OnlineRouter) for r in catalogue.OURS)
+    assert not any(issubclass(ROUTERS[r], OnlineRouter) for r in catalogue.PAPER_ONLINE)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_routes_are_valid_and_never_overspend(world, name):
     perf, cost, stream = world
-    choices, _ = _run(name, stream)
+    out, _ = _serve(name, world)
+    choices = out.choices
     assert choices.dtype == np.int64 and choices.shape == (stream.n,)
     assert choices.min() >= -1 and choices.max() < stream.m
-    out = replay(choices, perf, cost, stream.budgets)
+    again = replay(choices, perf, cost, stream.budgets)  # the closed loop serves as replay does
+    np.testing.assert_array_equal(out.served, again.served)
+    np.testing.assert_array_equal(out.spend, again.spend)
     assert (out.spend <= stream.budgets).all()
     assert out.throughput <= stream.n
     assert not out.served[choices == -1].any()
@@ -81,10 +104,8 @@ def test_routes_are_valid_and_never_overspend(world, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_decisions(world, name):
-    _, _, stream = world
-    a, ra = _run(name, stream, seed=42)
-    b, rb = _run(name, stream, seed=42)
-    np.testing.assert_array_equal(a, b)
+    (a, ra), (b, rb) = _serve(name, world, seed=42), _serve(name, world, seed=42)
+    np.testing.assert_array_equal(a.choices, b.choices)
     if "gamma" in ra.info:
         np.testing.assert_array_equal(ra.info["gamma"], rb.info["gamma"])
 

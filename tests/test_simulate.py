@@ -57,7 +57,11 @@ def test_results_folder_has_the_documented_files(run_dir: Path) -> None:
     assert manifest["config"]["router_params"] == {
         "port": {"eps": 0.025, "alpha": 1e-4, "gamma_solver": "lbfgsb"},
         "batch-split": {"batch_size": 256, "node_limit": 100, "mip_rel_gap": 1e-3,
-                        "solver": "highs"}}
+                        "solver": "highs"},
+        "port-resolve": {"eps": 0.025, "resolve": True, "remaining": True, "drop": True,
+                         "budget_aware": True, "prior": "history"},
+        "dual-descent": {"eta_scale": 1.0, "update": "multiplicative", "drop": True,
+                         "budget_aware": True, "prior": "history"}}
     assert manifest["routers"]["port"] == {"name": "port", "label": "PORT", "colour": "#d62728",
                                            "kind": "online", "math": ""}
     assert manifest["config"]["seeds"] == list(SEEDS)

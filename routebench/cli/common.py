@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - older typer runs on click itself
     import click.exceptions as click_exceptions  # type: ignore[no-redef]
 
 from routebench import __version__
-from routebench.errors import ParamError, flag
+from routebench.errors import ParamError, RouterFailure, flag
 from routebench.paths import check_folder, user_cache_dir
 
 #: Exit code of a malformed command line (unknown option, a value that is not one of the
@@ -205,6 +205,9 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(130) from None
         except ParamError as exc:
             fail(f"{cli_flag(exc.param)}: {exc.detail}")
+        except RouterFailure as exc:  # a plug-in's bug: its author wants the traceback
+            saved = _save_traceback() if exc.__cause__ is not None else None
+            fail(f"{exc}" + (f"; traceback in {saved}" if saved else ""))
         except KeyError as exc:
             fail(str(exc.args[0]) if exc.args else repr(exc))
         except (ValueError, ConnectionError, FileNotFoundError) as exc:

@@ -15,6 +15,7 @@ from routebench.cli.common import app, console, data_dir, handle_errors, results
 from routebench.cli.index import IndexName
 from routebench.config import (
     DEFAULT_MILP_NODE_LIMIT,
+    FEEDBACK_KINDS,
     ConfigParamError,
     SimConfig,
     fold_router_params,
@@ -91,6 +92,12 @@ def simulate(
         "highs", help="Solver of the exact MILP: 'highs', 'pulp' (PuLP's bundled CBC) or "
         "'pulp:SOLVER' (a PuLP solver, e.g. pulp:GUROBI_CMD). BatchSplit's: --router-param "
         "batch-split.solver=pulp."),
+    feedback_every: int = typer.Option(
+        1, "--feedback-every", help="Routers with feedback (port-resolve, dual-descent, "
+        "plug-ins): queries per decision block; the bill comes back after each block."),
+    feedback: Literal[FEEDBACK_KINDS] = typer.Option(  # type: ignore[valid-type]
+        "cost", case_sensitive=False, help="What their feedback carries: 'cost' (served or "
+        "not, realised USD cost, remaining budgets) or 'quality' (also realised performance)."),
     force: bool = typer.Option(False, "--force", help="Recompute even if the run is complete."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Seeds run at once (local processes); "
@@ -122,6 +129,8 @@ def simulate(
         models=tuple(m.strip() for m in models.split(",") if m.strip()) or None,
         milp_node_limit=milp_node_limit,
         milp_solver=milp_solver,
+        feedback_every=feedback_every,
+        feedback=feedback,
     )
     if milp_limit is not None:
         params["milp_limit"] = milp_limit
