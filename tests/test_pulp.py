@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pulp
 import pytest
+from test_oracle import hard_knapsack  # CBC, like HiGHS, needs nodes beyond its root there
 
 from routebench import simulate as sim
 from routebench.config import ConfigParamError, SimConfig
@@ -82,15 +83,6 @@ def test_the_cbc_bound_holds_where_cbc_stops_short_of_the_optimum():
     assert feasible(cbc.choices, cost, budgets)
     assert cbc.objective <= highs.objective * (1 + 1e-9)
     assert cbc.bound >= highs.objective * (1 - 1e-9)
-
-
-def hard_knapsack():
-    """Three LLMs with continuous values and tight budgets: both solvers need branch-and-bound
-    nodes beyond the root to prove the optimum (at mip_rel_gap 0)."""
-    g = np.random.default_rng(0)
-    perf = g.uniform(0.05, 1.0, size=(80, 3))
-    cost = g.uniform(0.5, 1.5, size=(80, 3)) * np.linspace(1, 3, 3)
-    return perf, cost, cost.sum(axis=0) / 12
 
 
 def test_a_binding_cbc_node_limit_is_reported_and_deterministic():
