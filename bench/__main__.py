@@ -53,6 +53,11 @@ def _pick(frame, column: str, value: str, field: str = "value", **where: object)
     return float(rows[field].iloc[0]) if len(rows) else float("nan")
 
 
+#: "A Python router written by a user costs at most a few microseconds of engine overhead per
+#: query" (issue 12): the goal the closed-loop row is held to.
+CLOSED_LOOP_US = 5.0
+
+
 def targets_table(out_dir: Path):
     """Issue 6's targets: measured value, target, ratio (measured / target) and the command,
     read from whichever benchmark CSVs exist in ``out_dir``."""
@@ -82,6 +87,9 @@ def targets_table(out_dir: Path):
             "port_decisions_per_second"), 1e6, "decisions/s", True, "routing")
         add("2. PORT decide-only latency p99", _pick(r, "benchmark", "port_single_query_p99"),
             1.0, "ms", False, "routing")
+        add("closed loop: engine time per query around a Python router (issue 12)",
+            _pick(r, "benchmark", "closed_loop_us_per_query_every_1"), CLOSED_LOOP_US, "us",
+            False, "routing")
     if (o := read("online")) is not None:
         add("2. end to end batched (hnsw d=256)", _pick(o, "benchmark", "batched_end_to_end"),
             5000.0, "queries/s", True, "online")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,8 +70,8 @@ class _Idle(OnlineRouter):
 
     name = "idle"
 
-    def decide(self, start: int, perf_hat: np.ndarray, cost_hat: np.ndarray) -> int:
-        return -1
+    def decide(self, start: int, perf_hat: np.ndarray, cost_hat: np.ndarray) -> Any:
+        return -1 if perf_hat.shape[0] == 1 else np.full(perf_hat.shape[0], -1)
 
 
 def _best_of(fn: Callable[[], object], repeats: int = 3) -> float:

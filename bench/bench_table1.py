@@ -69,7 +69,8 @@ def ensure_built(data_dir: Path, progress: bool = True) -> dict[str, float]:
 def _measure(data_dir: str) -> dict[str, object]:
     """One Table-1 run in this (fresh) process: wall times, per-router times, peak RSS."""
     started = time.perf_counter()
-    from routebench.config import ALL_ROUTERS, SimConfig
+    from routebench.catalogue import ALL as ALL_ROUTERS
+    from routebench.config import SimConfig
     from routebench.results import load_run
     from routebench.simulate import run_simulation
 

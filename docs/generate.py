@@ -158,15 +158,15 @@ ABLATION: tuple[tuple[str, str, dict], ...] = (
     ("port-resolve", "original budgets B t / N (no remaining-budget pacing)",
      {"remaining": False}),
     ("port-resolve", "zero prior prices", {"prior": "none"}),
-    ("port-resolve", "eps 0.01 (first checkpoint: 15 queries)", {"eps": 0.01}),
-    ("port-resolve", "eps 0.1 (first checkpoint: 150 queries)", {"eps": 0.1}),
+    ("port-resolve", "a smaller learning phase", {"eps": 0.01}),
+    ("port-resolve", "a larger learning phase", {"eps": 0.1}),
     ("dual-descent", "full (defaults)", {}),
     ("dual-descent", "additive update", {"update": "additive"}),
     ("dual-descent", "no drop option", {"drop": False}),
     ("dual-descent", "no budget awareness", {"budget_aware": False}),
     ("dual-descent", "zero prior prices", {"prior": "none"}),
-    ("dual-descent", "step x 1/3", {"eta_scale": 1 / 3}),
-    ("dual-descent", "step x 3", {"eta_scale": 3.0}),
+    ("dual-descent", "a smaller step", {"eta_scale": 0.3}),
+    ("dual-descent", "a larger step", {"eta_scale": 3.0}),
 )
 
 
@@ -212,15 +212,17 @@ def _report(run) -> list[str]:
 def slice_block(runs: dict) -> str:
     """The README's slice section: command, table, bounds, paired ratios and the text's
     numbers."""
-    from routebench.catalogue import ONLINE
+    from routebench.catalogue import OURS, PAPER_ONLINE
     from routebench.routers import learning_size
 
     t1 = runs["table1"]
     rel = {r: 100 * _mean(t1, r, "relative_performance") for r in t1.online()}
     port = rel["port"]
-    best = max((r for r in t1.online() if r != "port"), key=rel.__getitem__)
-    beaten = [t1.label(r) for r in ONLINE if r in rel and r != "port" and rel[r] < port]
-    beating = [t1.label(r) for r in ONLINE if r in rel and r != "port" and rel[r] >= port]
+    baselines = [r for r in PAPER_ONLINE if r in rel and r != "port"]
+    best = max(baselines, key=rel.__getitem__)
+    beaten = [t1.label(r) for r in baselines if rel[r] < port]
+    beating = [t1.label(r) for r in baselines if rel[r] >= port]
+    ours = ", ".join(f"{t1.label(r)} {rel[r]:.1f} %" for r in OURS if r in rel)
     n_test = int(t1.manifest["n_test"])
     eps = t1.manifest["config"]["router_params"]["port"]["eps"]
     lines = [
@@ -234,8 +236,9 @@ def slice_block(runs: dict) -> str:
         f"**Where this lands against the paper.** PORT reaches {port:.1f} % of C^_opt here (the "
         f"paper: {PAPER_PORT_RELATIVE} % on full RouterBench). It beats "
         f"{', '.join(beaten) or 'no baseline'}"
-        + (f", and trails {', '.join(beating)} (best: {t1.label(best)}, {rel[best]:.1f} %)."
-           if beating else ".")
+        + (f", and trails {', '.join(beating)} (best baseline: {t1.label(best)}, "
+           f"{rel[best]:.1f} %)." if beating else ".")
+        + (f" Our routers with feedback (below) reach {ours}." if ours else "")
         + f" With eps = {eps} a {n_test:,}-query stream gives PORT a learning phase of only "
         f"{learning_size(n_test, eps)} queries, so its prices are noisy. With `--eps 0.1` "
         f"({learning_size(n_test, 0.1)} learning queries) PORT reaches "
@@ -324,6 +327,7 @@ def ablation_block(runs: list) -> str:
     """``docs/ROUTERS.md``'s ablation: per variant the mean % of C^_opt with its 95 % interval
     over seeds, and the paired difference to the full router."""
     from routebench.report import paired_interval, per_seed
+    from routebench.routers import learning_size
 
     lines = ["| router | variant | % of C^_opt | change vs full (paired, points) |",
              "|---|---|---:|---:|"]
@@ -337,7 +341,11 @@ def ablation_block(runs: list) -> str:
         else:
             d, d_low, d_high, _ = paired_interval(values, full[router], lambda a, b: a - b)
             change = f"{d:+.1f} [{d_low:+.1f}, {d_high:+.1f}]"
-        flags = ", ".join(f"`{router}.{k}={v}`" for k, v in params.items())
+        flags = ", ".join(f"`{router}.{k}={str(v).lower() if isinstance(v, bool) else v}`"
+                          for k, v in params.items())
+        if "eps" in params:  # the learning phase's size on this stream
+            label += (f", first checkpoint after "
+                      f"{learning_size(int(run.manifest['n_test']), params['eps'])} queries")
         lines.append(f"| {run.label(router)} | {label}{f' ({flags})' if flags else ''} | "
                      f"{mean:.1f} ± {(high - low) / 2:.1f} | {change} |")
     lines += ["", "Mean ± half-width of the 95 % t-interval over the 10 seeds; the change is the "
