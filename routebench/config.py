@@ -81,6 +81,10 @@ class SimConfig:
     milp_node_limit: int = DEFAULT_MILP_NODE_LIMIT
     #: Solver of the exact MILP bound: "highs", "pulp" (PuLP's CBC) or "pulp:<SOLVER>".
     milp_solver: str = "highs"
+    #: The estimator of the test stream's performance and cost (``routebench.estimators``)
+    #: and its parameters; KNN-Perf / KNN-Cost keep the paper's exact k-NN mean.
+    estimator: str = "knn-mean"
+    estimator_params: tuple[tuple[str, Any], ...] = ()
     #: Queries per decision block of the routers with feedback (``routebench.engine``).
     feedback_every: int = 1
     #: What their feedback carries: ``cost`` (served or not, realised USD cost, remaining
@@ -159,7 +163,8 @@ class SimConfig:
 
 #: Fields added after run keys were first published: left out of the key at their default, so
 #: the runs made before them keep their folders.
-KEY_OMITTED_AT_DEFAULT: dict[str, Any] = {"feedback_every": 1, "feedback": "cost"}
+KEY_OMITTED_AT_DEFAULT: dict[str, Any] = {"feedback_every": 1, "feedback": "cost",
+                                          "estimator": "knn-mean", "estimator_params": []}
 #: What the feedback of the closed-loop routers can carry.
 FEEDBACK_KINDS: tuple[str, ...] = ("cost", "quality")
 

@@ -24,6 +24,8 @@ own descriptor is never rewritten).
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,16 @@ from routebench import io
 from routebench.dataset import RouteTable
 from routebench.embed import DEFAULT_EMBEDDER, EmbedSpec
 from routebench.errors import ParamError
+from routebench.estimators import (
+    DEFAULT_ESTIMATOR,
+    Block,
+    Estimator,
+    History,
+    KnnMean,
+    check_output,
+    make_estimator,
+)
+from routebench.estimators import resolve_params as resolve_estimator_params
 from routebench.index import (
     DEFAULT_INDEX,
     BuiltIndex,
@@ -52,6 +64,7 @@ from routebench.index import (
     measure,
 )
 from routebench.params import DEFAULT_TOP_K, check_top_k
+from routebench.seeding import stream_rng
 from routebench.split import Split
 
 DEFAULT_CHUNK = 4096  # test queries per search + gather + mean step
@@ -59,6 +72,11 @@ DEFAULT_CHUNK = 4096  # test queries per search + gather + mean step
 #: Folder, beside the saved indexes, of the recall / throughput measurements.
 MEASURED_SUBDIR = "measured"
 MEASUREMENT_FORMAT = 1
+
+
+def estimator_rng(split_seed: int) -> np.random.Generator:
+    """The estimator's random stream: tied to the history / test split, not to a run seed."""
+    return stream_rng(int(split_seed), "estimator")
 
 
 class EstimateError(ValueError):
@@ -78,11 +96,20 @@ class EstimateSpec:
     embed: EmbedSpec = field(default_factory=EmbedSpec)
     index: IndexSpec = field(default_factory=IndexSpec)
     top_k: int = DEFAULT_TOP_K
+    #: The estimator (``routebench.estimators``) and its parameters, every one (resolved).
+    estimator: str = DEFAULT_ESTIMATOR
+    estimator_params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.embed, EmbedSpec) or not isinstance(self.index, IndexSpec):
             raise TypeError("EstimateSpec takes an EmbedSpec and an IndexSpec (see from_options)")
         object.__setattr__(self, "top_k", check_top_k(self.top_k, error=EstimateParamError))
+        resolved = resolve_estimator_params(self.estimator, dict(self.estimator_params))
+        object.__setattr__(self, "estimator_params", tuple(sorted(resolved.items())))
+
+    def make_estimator(self) -> Estimator:
+        """A fresh (unfitted) estimator of this spec."""
+        return make_estimator(self.estimator, **dict(self.estimator_params))
 
     @classmethod
     def from_options(
@@ -92,15 +119,20 @@ class EstimateSpec:
         index: str = DEFAULT_INDEX,
         index_params: Any = None,
         top_k: int = DEFAULT_TOP_K,
+        estimator: str = DEFAULT_ESTIMATOR,
+        estimator_params: Any = None,
     ) -> EstimateSpec:
         """From names and parameter maps (dicts or (key, value) pairs, as ``SimConfig`` holds
         them)."""
         return cls(EmbedSpec(embedder, embedder_params or ()),
-                   IndexSpec(index, index_params or ()), top_k)
+                   IndexSpec(index, index_params or ()), top_k, estimator,
+                   tuple(dict(estimator_params or {}).items()))
 
     def exact(self) -> EstimateSpec:
-        """The same estimates on exact neighbours (the ``flat`` index): KNN-Perf / KNN-Cost."""
-        return dataclasses.replace(self, index=IndexSpec("flat"))
+        """The paper's estimates on exact neighbours (the ``flat`` index, ``knn-mean``, whatever
+        this spec's estimator): KNN-Perf / KNN-Cost."""
+        return dataclasses.replace(self, index=IndexSpec("flat"), estimator=DEFAULT_ESTIMATOR,
+                                   estimator_params=())
 
     def check(self, split: Split, *, dataset: str | None = None) -> None:
         """Refuse a ``top_k`` larger than ``split``'s history (``check_top_k``)."""
@@ -138,21 +170,9 @@ class EstimateSpec:
         build measurements with this spec's recall@k and throughput."""
         out = dict(index_descriptor)
         out["top_k"] = self.top_k
+        out["estimator"] = {"name": self.estimator, "params": dict(self.estimator_params)}
         out["measured"] = {**index_descriptor.get("measured", {}), **measured}
         return out
-
-
-def neighbour_means(stacked: np.ndarray, fallback: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Per row of neighbour ids (n, k), the plain mean of ``stacked`` (H, C) over the valid
-    ids (>= 0); ``fallback`` (C,) for a row with none. The one statement of the estimate
-    arithmetic, shared by ``estimate`` and the online router (``routers.OnlinePort``)."""
-    valid = ids >= 0
-    gathered = stacked[np.where(valid, ids, 0)]  # (n, k, C)
-    gathered[~valid] = 0.0
-    count = valid.sum(axis=1)
-    block = np.divide(gathered.sum(axis=1), np.maximum(count, 1)[:, None])
-    block[count == 0] = fallback
-    return block
 
 
 def estimate(
@@ -165,16 +185,21 @@ def estimate(
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
     rows: np.ndarray | None = None,
+    estimator: Estimator | None = None,
+    prompt_chars: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean performance and cost (USD) of each query's ``k`` nearest historical queries.
+    """Each query's performance and cost (USD) estimates from its ``k`` nearest historical
+    queries: by ``estimator`` (fitted on this history), default the paper's plain mean
+    (``knn-mean``).
 
     ``searcher.search(queries, k)`` must return ids that are row positions in ``hist_perf`` /
     ``hist_cost`` (H x M), -1 for a missing neighbour. Returns (perf_hat, cost_hat), float64,
-    each (len(query_vectors), M). Works ``chunk_size`` queries at a time, so memory holds at
-    most chunk_size x k x M gathered values. ``k`` larger than the history uses all of it.
-    With ``rows`` the queries are ``query_vectors[rows]``, gathered chunk by chunk, so a
-    stream's vectors are never copied out of the (possibly memory-mapped) embedding matrix
-    all at once.
+    each (len(query_vectors), M), checked (``estimators.check_output``). Works ``chunk_size``
+    queries at a time, so memory holds one block's neighbours and estimates. ``k`` larger than
+    the history uses all of it. With ``rows`` the queries are ``query_vectors[rows]``,
+    gathered chunk by chunk, so a stream's vectors are never copied out of the (possibly
+    memory-mapped) embedding matrix all at once. ``prompt_chars`` (one per query, in the
+    order of the queries) are the prompts' lengths the estimator may read.
     """
     hist_perf = np.asarray(hist_perf, dtype=np.float64)
     hist_cost = np.asarray(hist_cost, dtype=np.float64)
@@ -204,25 +229,31 @@ def estimate(
     k_eff = min(int(k), hist_perf.shape[0])
     n = query_vectors.shape[0] if rows is None else rows.size
     m = hist_perf.shape[1]
-    # Both matrices gather through the same ids: stack them to gather once per chunk.
-    both = np.concatenate([hist_perf, hist_cost], axis=1)
-    fallback = both.mean(axis=0)
-    out = np.empty((n, 2 * m), dtype=np.float64)
+    if estimator is None:
+        estimator = KnnMean()
+        estimator.fit(History(hist_perf, hist_cost, np.zeros(hist_perf.shape[0]), searcher,
+                              k_eff), np.random.default_rng(0))  # draws nothing
+    perf_out = np.empty((n, m), dtype=np.float64)
+    cost_out = np.empty((n, m), dtype=np.float64)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         transient=True, disable=not progress,
     ) as bar:
-        task = bar.add_task(f"neighbour estimates (k={k_eff})", total=n)
+        task = bar.add_task(f"{estimator.name} estimates (k={k_eff})", total=n)
         for start in range(0, n, chunk_size):
             block_rows = slice(start, start + chunk_size) if rows is None \
                 else rows[start : start + chunk_size]
-            _, ids = searcher.search(np.ascontiguousarray(query_vectors[block_rows]), k_eff)
-            block = neighbour_means(both, fallback, ids)
-            out[start : start + len(ids)] = block
+            vectors = np.ascontiguousarray(query_vectors[block_rows])
+            scores, ids = searcher.search(vectors, k_eff)
+            stop = start + len(ids)
+            chars = None if prompt_chars is None else prompt_chars[start:stop]
+            perf_out[start:stop], cost_out[start:stop] = check_output(
+                estimator.name, estimator.estimate(Block(vectors, ids, scores, chars)),
+                len(ids), m)
             if rows is not None:
                 io.release_pages(query_vectors)  # keep RSS at one chunk of a mapped matrix
             bar.advance(task, len(ids))
-    return out[:, :m].copy(), out[:, m:].copy()
+    return perf_out, cost_out
 
 
 def exact_estimates(
@@ -315,6 +346,7 @@ def stream_estimates(
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = True,
     info: dict[str, Any] | None = None,
+    split_seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(perf_hat, cost_hat, descriptor) for ``split.test``, in the order of ``split.test``, by
     ``spec`` (default ``EstimateSpec()``).
@@ -323,22 +355,39 @@ def stream_estimates(
     uses the exact ``flat`` index instead, ``spec.exact()``, for KNN-Perf / KNN-Cost).
     perf_hat and cost_hat are float64 (len(split.test), M); cost_hat is in USD. The descriptor
     is ``EstimateSpec.descriptor`` (embedder, index build and search params, dataset hash,
-    split, ``top_k``, measured recall and throughput). ``info``, when given, receives
-    ``verify_seconds``: the time spent checking the cached files' SHA-256."""
+    split, ``top_k``, the estimator with its parameters, fit time and fitted values, measured
+    recall and throughput). The estimator is fitted on the history with the ``estimator``
+    stream of ``split_seed`` (``seeding``), so estimates do not depend on the run's seeds.
+    ``info``, when given, receives ``verify_seconds``: the time spent checking the cached
+    files' SHA-256."""
     spec = EstimateSpec() if spec is None else spec
     if exact:
         spec = spec.exact()
     built = open_index(table, split, spec, data_dir=data_dir, force=force, progress=progress)
     if info is not None:
         info["verify_seconds"] = built.verify_seconds
+    hist_perf, hist_cost = table.perf[split.history], table.cost[split.history]
+    estimator = spec.make_estimator()
+    started = time.perf_counter()
+    chars = np.char.str_len(table.prompts.astype(str)).astype(np.float64)
+    estimator.fit(History(hist_perf, hist_cost, table.tasks[split.history], built,
+                          min(spec.top_k, len(split.history)), built.embeddings,
+                          np.asarray(split.history), chars[split.history]),
+                  estimator_rng(split_seed))
+    fit_seconds = time.perf_counter() - started
     perf_hat, cost_hat = estimate(
         built,
         built.embeddings,
-        table.perf[split.history],
-        table.cost[split.history],
+        hist_perf,
+        hist_cost,
         spec.top_k,
         chunk_size=chunk_size,
         progress=progress,
         rows=split.test,
+        estimator=estimator,
+        prompt_chars=chars[split.test],
     )
-    return perf_hat, cost_hat, built.descriptor
+    descriptor = dict(built.descriptor)
+    descriptor["estimator"] = {**descriptor["estimator"], "fit_seconds": fit_seconds,
+                               "fitted": json.loads(io.dumps(estimator.info))}
+    return perf_hat, cost_hat, descriptor

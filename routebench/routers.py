@@ -24,16 +24,10 @@ rng)`` returns the choices and leaves router-specific facts (PORT's fitted ``gam
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import importlib.util
 import math
-import sys
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numba
@@ -41,7 +35,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from routebench import catalogue, params
+from routebench import catalogue, params, plugins
 from routebench.engine import Feedback, Horizon, Outcome, replay, run_closed_loop
 from routebench.errors import ParamError
 from routebench.oracle import check_milp_solver, solve_lp, solve_milp
@@ -922,50 +916,6 @@ def register_router(cls: type[Router]) -> type[Router]:
     return cls
 
 
-def _import(module: str) -> Any:
-    """``module`` imported: a file (``path/to/file.py``), or a module name found on the path or,
-    as ``python -m`` would, in the current folder."""
-    if module.endswith(".py"):
-        path = Path(module).resolve()
-        if not path.is_file():
-            raise ImportError(f"no such file: {module}")
-        name = f"routebench_plugin_{path.stem}_{zlib.crc32(str(path).encode()):08x}"
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {module} as a Python module")
-            loaded = importlib.util.module_from_spec(spec)
-            sys.modules[name] = loaded
-            try:
-                spec.loader.exec_module(loaded)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        return sys.modules[name]
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        cwd = str(Path.cwd())
-        if exc.name != module.split(".")[0] or cwd in sys.path:
-            raise
-        sys.path.append(cwd)
-        return importlib.import_module(module)
-
-
-def _load(spec: str) -> type[Router]:
-    module, _, attr = spec.rpartition(":")
-    try:
-        obj: Any = _import(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:  # noqa: BLE001 - a broken plug-in must not crash the run
-        raise RouterError(f"router {spec!r}: cannot import it ({type(exc).__name__}: {exc})") \
-            from None
-    if not (isinstance(obj, type) and issubclass(obj, Router)):
-        raise RouterError(f"router {spec!r} is not a routebench.routers.Router subclass")
-    return obj
-
-
 def router_class(name: str) -> type[Router]:
     """The class of router ``name``: a built-in, a registered router, an installed entry point
     of ``routebench.routers``, or ``module:Class`` (imported). Oracles are not classes."""
@@ -973,18 +923,11 @@ def router_class(name: str) -> type[Router]:
         return ROUTERS[name]
     if name in _REGISTERED:
         return _REGISTERED[name]
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            try:
-                cls = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plug-in must not crash the run
-                raise RouterError(f"router {name!r} (entry point {ep.value}): cannot load it "
-                                  f"({type(exc).__name__}: {exc})") from None
-            if not (isinstance(cls, type) and issubclass(cls, Router)):
-                raise RouterError(f"entry point {name!r} ({ep.value}) is not a Router subclass")
-            return cls
-    if ":" in name:
-        return _load(name)  # module:Class or path/to/file.py:Class
+    found = plugins.entry_point_class(ENTRY_POINT_GROUP, name, Router, "router", RouterError)
+    if found is not None:
+        return found
+    if ":" in name:  # module:Class or path/to/file.py:Class
+        return plugins.load_class(name, Router, "router", RouterError)
     raise RouterError(
         f"unknown router {name!r}{catalogue.did_you_mean(name, catalogue.ALL)}; built-in: "
         f"{', '.join(catalogue.ALL)} (or 'all', 'online'); "

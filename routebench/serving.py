@@ -59,7 +59,7 @@ class OnlinePort:
         self.k = min(int(top_k), hist_perf.shape[0])
         self._both = np.ascontiguousarray(np.concatenate([hist_perf, hist_cost], axis=1))
         self._fallback = self._both.mean(axis=0)
-        from routebench.estimate import neighbour_means  # the estimate module imports FAISS
+        from routebench.estimators import neighbour_means
 
         self._means = neighbour_means
 

@@ -30,6 +30,8 @@ from routebench.dataset import RouteTable, dataset_dir, load_table
 from routebench.engine import Outcome, cumulative_spend, replay
 from routebench.errors import ParamError
 from routebench.estimate import EstimateSpec, stream_estimates
+from routebench.estimators import EstimatorError
+from routebench.estimators import resolve_params as resolve_estimator_params
 from routebench.frontier import spend_frontier
 from routebench.oracle import (
     LPResult,
@@ -77,6 +79,14 @@ def resolve_config(config: SimConfig) -> SimConfig:
             raise ConfigParamError("routers", str(exc)) from None
         if full:
             resolved.append((name, full))
+    try:
+        estimator_params = resolve_estimator_params(config.estimator,
+                                                    dict(config.estimator_params))
+    except ParamError:
+        raise
+    except EstimatorError as exc:  # an unknown estimator, or a plug-in that cannot be loaded
+        raise ConfigParamError("estimator", str(exc)) from None
+    config = config.with_changes(estimator_params=tuple(sorted(estimator_params.items())))
     if given:
         raise ConfigParamError("router_params", f"parameters given for router "
                                f"{next(iter(given))!r}, which is not in routers "
@@ -187,14 +197,16 @@ def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prep
     """Load the dataset, split it, compute (or reuse) the k-NN estimates and the total budget."""
     # The embedder, the index (build and search parameters) and top_k, checked before any work.
     spec = EstimateSpec.from_options(config.embedder, config.embedder_params, config.index,
-                                     config.index_params, config.top_k)
+                                     config.index_params, config.top_k, config.estimator,
+                                     config.estimator_params)
     started = time.perf_counter()
     table = load_table(dataset_dir(config.dataset, data_dir))
     timings = {"load_seconds": time.perf_counter() - started}
     check_against_dataset(config, table)
     split = make_split(table.n, config.test_size, config.split_seed)
     verified: dict[str, Any] = {}  # receives the seconds spent verifying cached files
-    common: dict[str, Any] = dict(data_dir=data_dir, progress=progress, info=verified)
+    common: dict[str, Any] = dict(data_dir=data_dir, progress=progress, info=verified,
+                                  split_seed=config.split_seed)
     # Estimates are per-LLM means over neighbours, so computing them on every LLM and then
     # selecting a subset's columns equals computing them on the subset; the index is shared.
     started = time.perf_counter()

@@ -179,6 +179,8 @@ def cli_flag(param: str) -> str:
     shorthand = {f"{router}.{name}": key for key, (router, name) in LEGACY_ROUTER_PARAMS.items()}
     if param in shorthand:
         return flag(shorthand[param])
+    if param.startswith("estimator."):
+        return f"--estimator-param {param.split('.', 1)[1]}"
     if "." in param and not param.startswith("router_params"):
         return f"--router-param {param}"
     return flag(param.split(".")[0])

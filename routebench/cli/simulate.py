@@ -51,6 +51,21 @@ def router_params(items: list[str], **shorthands: object) -> dict[str, dict[str,
     return fold_router_params(given).get("router_params", {})
 
 
+def key_values(items: list[str], param: str, example: str) -> dict[str, object]:
+    """``KEY=VALUE`` items as a dict, each value read as YAML."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigParamError(param, f"{item!r}: expected KEY=VALUE, e.g. {example}")
+        try:
+            out[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigParamError(param, f"{item!r}: the value is not valid YAML ({exc})") \
+                from None
+    return out
+
+
 @app.command("simulate")
 @handle_errors
 def simulate(
@@ -92,6 +107,13 @@ def simulate(
         "highs", help="Solver of the exact MILP: 'highs', 'pulp' (PuLP's bundled CBC) or "
         "'pulp:SOLVER' (a PuLP solver, e.g. pulp:GUROBI_CMD). BatchSplit's: --router-param "
         "batch-split.solver=pulp."),
+    estimator: str = typer.Option(
+        "knn-mean", help="The estimator of each query's per-LLM performance and cost: "
+        "knn-mean (the paper's), knn-weighted, knn-shrink, linear, ensemble, or a plug-in "
+        "module:Class (docs/ESTIMATORS.md)."),
+    estimator_param: list[str] = typer.Option(
+        [], "--estimator-param", help="An estimator parameter, KEY=VALUE, e.g. strength=0.5 "
+        "(repeatable; values read as YAML)."),
     feedback_every: int = typer.Option(
         1, "--feedback-every", help="Routers with feedback (port-resolve, dual-descent, "
         "plug-ins): queries per decision block; the bill comes back after each block."),
@@ -129,6 +151,8 @@ def simulate(
         models=tuple(m.strip() for m in models.split(",") if m.strip()) or None,
         milp_node_limit=milp_node_limit,
         milp_solver=milp_solver,
+        estimator=estimator,
+        estimator_params=key_values(estimator_param, "estimator_param", "strength=0.5"),
         feedback_every=feedback_every,
         feedback=feedback,
     )

@@ -1,0 +1,457 @@
+"""Estimators: what every router routes on, each query's per-LLM performance and cost.
+
+An estimator is fitted once on the historical split (``History``: embeddings, true
+performance and USD costs, task names, and the ANN index over them) and then estimates the test
+stream block by block (``Block``: the block's embeddings and its ``top_k`` nearest historical
+queries with their similarities), so memory stays bounded on long streams
+(``routebench.estimate`` drives it). It returns (perf_hat in [0, 1], cost_hat >= 0 USD), each
+(B, M).
+
+Built in (``ESTIMATORS``; ``docs/ESTIMATORS.md`` in the README's words):
+
+- ``knn-mean``: the paper's plain mean over the k neighbours (the default; bit-identical to
+  the estimates before estimators were pluggable);
+- ``knn-weighted``: the neighbours weighted by exp((s - s_max) / T), T a multiple of the spread
+  of the query's own neighbour similarities (scale-free);
+- ``knn-shrink``: the neighbour mean shrunk toward the history's mean (or the neighbours' task
+  mean) by a per-LLM weight fitted by leave-one-out least squares on the history;
+- ``linear``: per-LLM ridge regressions on the embeddings (performance clipped to [0, 1], cost
+  to >= 0), the ridge penalty chosen by efficient leave-one-out cross-validation;
+- ``ensemble``: the mean of two or more of the others.
+
+A plug-in subclasses ``Estimator`` and is named ``module:Class`` or ``path/to/file.py:Class``,
+or offered by an installed package in the entry-point group ``routebench.estimators``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from routebench import params, plugins
+from routebench.errors import ParamError
+
+#: Entry-point group through which installed packages offer estimators.
+ENTRY_POINT_GROUP = "routebench.estimators"
+DEFAULT_ESTIMATOR = "knn-mean"
+
+
+class EstimatorError(ValueError):
+    """A bad estimator name, parameter or output."""
+
+
+class EstimatorParamError(ParamError, EstimatorError):
+    """An estimator parameter of the wrong type or out of range; ``param`` is
+    ``estimator.<param>`` (e.g. ``estimator.strength``)."""
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of an estimator that has none."""
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """What an estimator is fitted on: the historical split. ``perf`` / ``cost`` float64
+    (H, M) true performance and USD costs; ``tasks`` (H,) task names; ``searcher`` the ANN
+    index over the history's embeddings (``search(queries, k) -> (similarities, ids)``, ids
+    are history rows); ``top_k`` the neighbours per query; ``embeddings`` float32 (N, D) the
+    dataset's unit embeddings (possibly memory-mapped) and ``rows`` (H,) the history's rows in
+    it: read them with ``vectors(idx)``, which copies only the rows asked for;
+    ``prompt_chars`` (H,) each history prompt's length in characters, or None."""
+
+    perf: np.ndarray
+    cost: np.ndarray
+    tasks: np.ndarray
+    searcher: Any
+    top_k: int
+    embeddings: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    #: (H,) the length of each history prompt in characters, or None when unknown.
+    prompt_chars: np.ndarray | None = None
+
+    def vectors(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """float32 embeddings of history rows ``idx`` (all when None)."""
+        if self.embeddings is None or self.rows is None:
+            raise EstimatorError("this estimator reads the history's embeddings, which were "
+                                 "not given (History.embeddings / rows)")
+        rows = self.rows if idx is None else self.rows[np.asarray(idx)]
+        return np.asarray(self.embeddings[rows], dtype=np.float32)
+
+    @property
+    def n(self) -> int:
+        return int(self.perf.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.perf.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """A block of test queries: ``vectors`` float32 (B, D); ``ids`` int64 (B, k) their nearest
+    historical queries (rows of ``History``, -1 for a missing one), nearest first; ``scores``
+    float32 (B, k) the similarities (inner products of unit vectors); ``prompt_chars`` (B,)
+    the prompts' lengths in characters, or None."""
+
+    vectors: np.ndarray
+    ids: np.ndarray
+    scores: np.ndarray
+    prompt_chars: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+
+class Estimator(ABC):
+    """One estimator. Subclasses set ``name`` (and ``label``, ``Params`` when they have them),
+    may override ``fit`` (the base keeps ``self.history``) and implement ``estimate``."""
+
+    name: ClassVar[str]
+    label: ClassVar[str | None] = None
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, **values: Any) -> None:
+        self.p = params.build(self.Params, values, prefix="estimator.",
+                              error=EstimatorParamError)
+        self.info: dict[str, Any] = {}
+
+    def params(self) -> dict[str, Any]:
+        """Every parameter (for manifests)."""
+        return asdict(self.p)
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        """Fit on the historical split (``rng``: the estimator's seeded stream)."""
+        self.history = history
+
+    @abstractmethod
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        """(perf_hat, cost_hat), float64 (B, M) each, for the block."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+# --------------------------------------------------------------------------- k-NN family
+def neighbour_means(stacked: np.ndarray, fallback: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Per row of neighbour ids (n, k), the plain mean of ``stacked`` (H, C) over the valid
+    ids (>= 0); ``fallback`` (C,) for a row with none. The one statement of the paper's
+    estimate arithmetic, shared by ``knn-mean`` and the online router
+    (``serving.OnlinePort``)."""
+    valid = ids >= 0
+    gathered = stacked[np.where(valid, ids, 0)]  # (n, k, C)
+    gathered[~valid] = 0.0
+    count = valid.sum(axis=1)
+    block = np.divide(gathered.sum(axis=1), np.maximum(count, 1)[:, None])
+    block[count == 0] = fallback
+    return block
+
+
+class _Stacked(Estimator):
+    """An estimator over the history's performance and cost side by side ((H, 2M): one
+    gather per block for both)."""
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        super().fit(history, rng)
+        self._both = np.concatenate([np.asarray(history.perf, dtype=np.float64),
+                                     np.asarray(history.cost, dtype=np.float64)], axis=1)
+        self._fallback = self._both.mean(axis=0)
+
+    def _split(self, both: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = self.history.m
+        return both[:, :m].copy(), both[:, m:].copy()
+
+
+class KnnMean(_Stacked):
+    """The paper's estimate: the plain mean over the k nearest historical queries."""
+
+    name = "knn-mean"
+    label = "k-NN mean"
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        return self._split(neighbour_means(self._both, self._fallback, block.ids))
+
+
+@dataclass(frozen=True)
+class KnnWeightedParams:
+    """``temperature``: the weights are exp((s - s_max) / T) with T = temperature x the standard
+    deviation of the query's own neighbour similarities (so the weighting is the same whatever
+    the embedder's similarity scale); large values tend to the plain mean."""
+
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ParamError("temperature", f"must be a finite number > 0, got "
+                             f"{self.temperature!r}")
+
+
+class KnnWeighted(_Stacked):
+    """Similarity-weighted neighbour mean (softmax over the query's k similarities, computed
+    in float64 from the embeddings; reads the history's embeddings)."""
+
+    name = "knn-weighted"
+    label = "k-NN weighted"
+    Params = KnnWeightedParams
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        ids = block.ids
+        valid = ids >= 0
+        # similarities recomputed in float64 from the vectors: the index's float32 scores
+        # depend (in their last bits) on how many queries it searched at once
+        neighbours = self.history.vectors(np.where(valid, ids, 0).ravel()).reshape(
+            *ids.shape, -1).astype(np.float64)
+        exact = np.einsum("bkd,bd->bk", neighbours, block.vectors.astype(np.float64))
+        s = np.where(valid, exact, np.nan)
+        spread = np.nanstd(s, axis=1, keepdims=True) if s.size else np.zeros((ids.shape[0], 1))
+        spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+        top = np.nanmax(np.where(valid, s, -np.inf), axis=1, keepdims=True) if s.size else 0
+        w = np.where(valid, np.exp((np.nan_to_num(s) - top) / (self.p.temperature * spread)),
+                     0.0)
+        total = w.sum(axis=1)
+        gathered = self._both[np.where(valid, ids, 0)]  # (B, k, 2M)
+        out = np.einsum("bk,bkc->bc", w, gathered) / np.maximum(total, 1e-300)[:, None]
+        out[total == 0] = self._fallback
+        return self._split(out)
+
+
+SHRINK_TARGETS = ("history", "task")
+#: History queries whose leave-one-out neighbour means fit ``knn-shrink``'s weights.
+_SHRINK_SAMPLE = 4096
+
+
+@dataclass(frozen=True)
+class KnnShrinkParams:
+    """``toward``: the prior the neighbour mean is shrunk to: ``history`` (the history's mean
+    per LLM) or ``task`` (the mean over the history's queries of the neighbours' most common
+    task); ``strength``: the weight of the neighbour mean, lambda in [0, 1] (estimate = lambda x
+    neighbour mean + (1 - lambda) x prior), or None to fit lambda per LLM and per quantity by
+    least squares on the history's leave-one-out neighbour means (up to 4,096 history
+    queries, drawn with the estimator's seeded stream)."""
+
+    toward: str = "history"
+    strength: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.toward not in SHRINK_TARGETS:
+            raise ParamError("toward", f"unknown prior {self.toward!r}; valid: "
+                             f"{', '.join(SHRINK_TARGETS)}")
+        if self.strength is not None and not 0 <= self.strength <= 1:
+            raise ParamError("strength", f"must lie in [0, 1] (or be null: fitted), got "
+                             f"{self.strength!r}")
+
+
+class KnnShrink(_Stacked):
+    """The neighbour mean shrunk toward a prior (empirical Bayes: k noisy neighbours say less
+    than the history as a whole unless they agree)."""
+
+    name = "knn-shrink"
+    label = "k-NN shrunk"
+    Params = KnnShrinkParams
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        super().fit(history, rng)
+        tasks = np.asarray(history.tasks).astype(str)
+        self._task_names, self._task_of = np.unique(tasks, return_inverse=True)
+        sums = np.zeros((self._task_names.size, self._both.shape[1]))
+        np.add.at(sums, self._task_of, self._both)
+        self._task_means = sums / np.bincount(self._task_of)[:, None]
+        if self.p.strength is not None:
+            self._weight = np.full(self._both.shape[1], float(self.p.strength))
+        else:
+            self._weight = self._fit_weight(history, rng)
+        self.info = {"weight": self._weight.copy()}
+
+    def _prior(self, ids: np.ndarray) -> np.ndarray:
+        if self.p.toward == "history":
+            return np.broadcast_to(self._fallback, (ids.shape[0], self._fallback.size))
+        valid = ids >= 0
+        task = np.where(valid, self._task_of[np.where(valid, ids, 0)], -1)
+        counts = np.zeros((ids.shape[0], self._task_names.size + 1), dtype=np.int64)
+        np.add.at(counts, (np.arange(ids.shape[0])[:, None], task + 1), 1)
+        counts[:, 0] = 0  # missing neighbours vote for nothing; ties -> the first task
+        best = counts.argmax(axis=1)
+        prior = self._task_means[np.maximum(best - 1, 0)]
+        prior[counts.max(axis=1) == 0] = self._fallback
+        return prior
+
+    def _fit_weight(self, history: History, rng: np.random.Generator) -> np.ndarray:
+        h = history.n
+        if h < 3:
+            return np.ones(self._both.shape[1])
+        rows = np.sort(rng.choice(h, size=min(h, _SHRINK_SAMPLE), replace=False))
+        k = min(history.top_k + 1, h)
+        _, ids = history.searcher.search(np.ascontiguousarray(history.vectors(rows)), k)
+        ids = np.where(ids == rows[:, None], -1, ids)  # leave the query itself out
+        if (ids >= 0).sum(axis=1).max(initial=0) > k - 1:  # it was not among them: keep k - 1
+            ids = ids[:, : k - 1]
+        mean = neighbour_means(self._both, self._fallback, ids)
+        prior = self._prior(ids)
+        x, y = mean - prior, self._both[rows] - prior
+        denom = (x * x).sum(axis=0)
+        weight = np.where(denom > 0, (x * y).sum(axis=0) / np.where(denom > 0, denom, 1), 1.0)
+        return np.clip(weight, 0.0, 1.0)
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        mean = neighbour_means(self._both, self._fallback, block.ids)
+        prior = self._prior(block.ids)
+        return self._split(prior + self._weight * (mean - prior))
+
+
+# --------------------------------------------------------------------------- regression
+#: Ridge penalties ``linear`` chooses from by efficient leave-one-out cross-validation.
+RIDGE_ALPHAS: tuple[float, ...] = tuple(10.0 ** np.arange(-3, 4))
+#: History rows the ridge is fitted on at most (drawn with the estimator's stream).
+_LINEAR_SAMPLE = 50_000
+
+
+@dataclass(frozen=True)
+class LinearParams:
+    """``alpha``: the ridge penalty, or None to choose it per quantity from 1e-3..1e3 by
+    efficient leave-one-out cross-validation (scikit-learn ``RidgeCV``)."""
+
+    alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is not None and not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise ParamError("alpha", f"must be a finite number > 0 (or null: chosen by "
+                             f"cross-validation), got {self.alpha!r}")
+
+
+class Linear(Estimator):
+    """Per-LLM ridge regressions on the embeddings: one multi-output ridge for performance
+    (clipped to [0, 1]) and one for cost (clipped to >= 0 USD), with an intercept. (Adding the
+    prompt's length as a feature, which ``Block.prompt_chars`` offers, did not help on the
+    RouterBench slice: C^_opt 1.018 x knn-mean's with it, 1.024 x without.)"""
+
+    name = "linear"
+    label = "linear (ridge)"
+    Params = LinearParams
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        from sklearn.linear_model import Ridge, RidgeCV
+
+        super().fit(history, rng)
+        rows = np.arange(history.n)
+        if history.n > _LINEAR_SAMPLE:
+            rows = np.sort(rng.choice(history.n, size=_LINEAR_SAMPLE, replace=False))
+        x = history.vectors(rows).astype(np.float64)
+        self._models = []
+        self.info = {}
+        for what, y in (("perf", history.perf), ("cost", history.cost)):
+            target = np.asarray(y, dtype=np.float64)[rows]
+            if self.p.alpha is None:
+                model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, target)
+                self.info[f"alpha_{what}"] = float(model.alpha_)
+            else:
+                model = Ridge(alpha=self.p.alpha).fit(x, target)
+            self._models.append(model)
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(block.vectors, dtype=np.float64)
+        perf = np.clip(self._models[0].predict(x), 0.0, 1.0)
+        cost = np.clip(self._models[1].predict(x), 0.0, None)
+        return perf.reshape(block.n, -1), cost.reshape(block.n, -1)
+
+
+# --------------------------------------------------------------------------- ensemble
+@dataclass(frozen=True)
+class EnsembleParams:
+    """``members``: the built-in estimators (with their defaults) whose estimates are averaged,
+    two or more."""
+
+    members: tuple[str, ...] = ("knn-mean", "linear")
+
+    def __post_init__(self) -> None:
+        if len(self.members) < 2 or len(set(self.members)) != len(self.members):
+            raise ParamError("members", f"must name two or more different estimators, got "
+                             f"{list(self.members)}")
+        bad = [m for m in self.members if m not in ESTIMATORS or m == "ensemble"]
+        if bad:
+            raise ParamError("members", f"unknown member {bad[0]!r}; valid: "
+                             f"{', '.join(e for e in ESTIMATORS if e != 'ensemble')}")
+
+
+class Ensemble(Estimator):
+    """The mean of its members' estimates (each fitted on its own child of the stream)."""
+
+    name = "ensemble"
+    label = "ensemble"
+    Params = EnsembleParams
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        super().fit(history, rng)
+        self._members = [ESTIMATORS[m]() for m in self.p.members]
+        for member, child in zip(self._members, rng.spawn(len(self._members)), strict=True):
+            member.fit(history, child)
+        self.info = {m.name: m.info for m in self._members if m.info}
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        outs = [m.estimate(block) for m in self._members]
+        k = float(len(outs))
+        return sum(o[0] for o in outs) / k, sum(o[1] for o in outs) / k
+
+
+# --------------------------------------------------------------------------- catalogue
+ESTIMATORS: dict[str, type[Estimator]] = {
+    cls.name: cls for cls in (KnnMean, KnnWeighted, KnnShrink, Linear, Ensemble)
+}
+
+
+def estimator_class(name: str) -> type[Estimator]:
+    """The class of estimator ``name``: a built-in, an installed entry point of
+    ``routebench.estimators``, or ``module:Class`` / ``path/to/file.py:Class``."""
+    if name in ESTIMATORS:
+        return ESTIMATORS[name]
+    found = plugins.entry_point_class(ENTRY_POINT_GROUP, name, Estimator, "estimator",
+                                      EstimatorError)
+    if found is not None:
+        return found
+    if ":" in name:
+        return plugins.load_class(name, Estimator, "estimator", EstimatorError)
+    from routebench.catalogue import did_you_mean
+
+    raise EstimatorError(
+        f"unknown estimator {name!r}{did_you_mean(name, tuple(ESTIMATORS))}; built-in: "
+        f"{', '.join(ESTIMATORS)}; a plug-in is given as module:Class or installed in the "
+        f"entry-point group {ENTRY_POINT_GROUP!r}")
+
+
+def make_estimator(name: str, **values: Any) -> Estimator:
+    """Build estimator ``name`` with its parameters (checked by its ``Params``)."""
+    return estimator_class(name)(**values)
+
+
+def resolve_params(name: str, given: Any = None) -> dict[str, Any]:
+    """Every parameter of estimator ``name``: ``given`` checked, defaults for the rest."""
+    cls = estimator_class(name)
+    return asdict(params.build(cls.Params, dict(given or {}), prefix="estimator.",
+                               error=EstimatorParamError))
+
+
+def check_output(name: str, out: Any, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """An estimator's (perf_hat, cost_hat) for a block of ``n`` queries, checked: two float
+    (n, m) arrays, performance in [0, 1], costs finite and >= 0 USD."""
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise EstimatorError(f"estimator {name!r} must return (perf_hat, cost_hat), got "
+                             f"{type(out).__name__}")
+    perf, cost = (np.asarray(a, dtype=np.float64) for a in out)
+    for label, arr in (("perf_hat", perf), ("cost_hat", cost)):
+        if arr.shape != (n, m):
+            raise EstimatorError(f"estimator {name!r} returned {label} of shape {arr.shape} "
+                                 f"for {n} queries x {m} LLMs")
+        if not np.isfinite(arr).all():
+            raise EstimatorError(f"estimator {name!r} returned NaN or infinite {label}")
+    if perf.size and (perf.min() < 0 or perf.max() > 1):
+        raise EstimatorError(f"estimator {name!r} returned perf_hat outside [0, 1] "
+                             f"({perf.min():.4g} .. {perf.max():.4g})")
+    if cost.size and cost.min() < 0:
+        raise EstimatorError(f"estimator {name!r} returned negative cost_hat "
+                             f"({cost.min():.4g} USD)")
+    return perf, cost
