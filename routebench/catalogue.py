@@ -71,6 +71,7 @@ BUILTIN: tuple[Entry, ...] = (
     Entry("opt", "Optimum (C_opt)", "#000000", "oracle", r"$C_{\mathrm{opt}}$"),
     Entry("lp-bound", "LP bound", "#8c564b", "bound"),
     Entry("milp", "MILP optimum", "#e377c2", "bound"),
+    Entry("estimates", "Estimates", "#969696", "bound"),
 )
 _BY_NAME: dict[str, Entry] = {e.name: e for e in BUILTIN}
 

@@ -80,8 +80,34 @@ class BoundContext:
     budgets: np.ndarray
 
 
+@dataclass
+class EstimateContext:
+    """What an estimate-quality metric may read: the stream's estimates ``perf_hat`` /
+    ``cost_hat`` and the TRUE ``perf`` / ``cost`` (N, M each; USD costs)."""
+
+    perf_hat: np.ndarray
+    cost_hat: np.ndarray
+    perf: np.ndarray
+    cost: np.ndarray
+
+
+def _per_llm_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each column of ``a`` with the same column of ``b`` (NaN where
+    either is constant)."""
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    denom = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (a * b).sum(axis=0) / denom, np.nan)
+
+
+def _nanmean(values: np.ndarray) -> float | None:
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else None
+
+
 Scope = Literal["stream", "llm"]
-Rows = Literal["router", "lp-bound", "milp"]
+Rows = Literal["router", "lp-bound", "milp", "estimates"]
 
 
 @dataclass(frozen=True)
@@ -233,6 +259,24 @@ REGISTRY: tuple[Metric, ...] = (
                lambda b: float(b.result.nodes), rows="milp"),
         Metric("seconds", "MILP solver wall time", "s", False, lambda b: b.result.seconds,
                rows="milp"),
+        # ---- the estimates the online routers and C^_opt route on (test stream)
+        Metric("brier", "Brier score of perf_hat against the true scores, mean over LLMs",
+               "score^2", False,
+               lambda e: float(((e.perf_hat - e.perf) ** 2).mean()), rows="estimates"),
+        Metric("perf_mae", "mean absolute error of perf_hat, mean over LLMs", "score", False,
+               lambda e: float(np.abs(e.perf_hat - e.perf).mean()), rows="estimates"),
+        Metric("cost_corr", "Pearson correlation of cost_hat with the true cost, mean over "
+               "LLMs", "ratio", True,
+               lambda e: _nanmean(_per_llm_corr(e.cost_hat, e.cost)), rows="estimates"),
+        Metric("brier", "Brier score of one LLM's perf_hat", "score^2", False,
+               lambda e: ((e.perf_hat - e.perf) ** 2).mean(axis=0), scope="llm",
+               rows="estimates"),
+        Metric("perf_mae", "mean absolute error of one LLM's perf_hat", "score", False,
+               lambda e: np.abs(e.perf_hat - e.perf).mean(axis=0), scope="llm",
+               rows="estimates"),
+        Metric("cost_corr", "Pearson correlation of one LLM's cost_hat with its true cost",
+               "ratio", True, lambda e: _per_llm_corr(e.cost_hat, e.cost), scope="llm",
+               rows="estimates"),
 )
 #: Each metric name's entry (a router's where a bound row reuses the name).
 METRICS: dict[str, Metric] = {}

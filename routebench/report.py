@@ -283,7 +283,7 @@ def build_run_report(run: Run) -> RunReport:
     for col in columns:
         if col.ranked:
             _mark_best(run, stats, col)
-    bounds = summary[summary["router"].isin(["lp-bound", "milp"])].copy()
+    bounds = summary[summary["router"].isin(["lp-bound", "milp", "estimates"])].copy()
     return RunReport(run=run, routers=routers, columns=columns, stats=stats,
                      bounds=bounds.reset_index(drop=True),
                      comparisons=_comparisons(run, routers))
@@ -465,6 +465,15 @@ def _bound_lines(rep: RunReport) -> list[str]:
     else:
         lines.append("MILP optimum: not solved for this run (instance above the MILP limit), "
                      "so the competitive ratio is against the LP bound only.")
+    if b is not None and ("estimates", "brier") in b.index:
+        estimator = rep.run.config.get("estimator", "knn-mean")
+        parts = [f"{label} {b.loc[('estimates', name), 'mean']:.4f}"
+                 for name, label in (("brier", "Brier score"), ("perf_mae", "MAE"),
+                                     ("cost_corr", "cost correlation"))
+                 if ("estimates", name) in b.index]
+        lines.append(f"Estimates (`{estimator}`, k = {rep.run.config.get('top_k', '?')}) "
+                     f"against the true outcomes of the test stream: {', '.join(parts)} "
+                     "(means over LLMs; per LLM in the results)")
     return lines
 
 

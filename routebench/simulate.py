@@ -382,6 +382,9 @@ def run_seed(prep: Prepared, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         if result is not None:
             whole, per_llm = metrics.compute(bound, metrics.BoundContext(result, budgets))
             rows.extend(_rows(bound, seed, whole, per_llm, prep.models))
+    whole, per_llm = metrics.compute("estimates", metrics.EstimateContext(
+        stream.perf_hat, stream.cost_hat, perf, cost))
+    rows.extend(_rows("estimates", seed, whole, per_llm, prep.models))
     frame = pd.DataFrame(rows, columns=["router", "seed", "metric", "llm", "value"])
     frame = frame.astype({"seed": "int64", "value": "float64"})
     return frame, pd.concat(traces, ignore_index=True)

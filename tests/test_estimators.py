@@ -188,3 +188,39 @@ def test_outputs_are_checked():
         check_output("x", (np.zeros((2, 3)), np.zeros((3, 2))), 2, 3)
     with pytest.raises(EstimatorError, match=r"must return \(perf_hat, cost_hat\)"):
         check_output("x", np.zeros((2, 3)), 2, 3)
+
+
+def test_estimate_quality_metrics_by_hand():
+    from routebench import metrics
+
+    perf = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    perf_hat = np.array([[0.5, 0.0], [0.5, 1.0], [1.0, 0.5]])
+    cost = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])
+    cost_hat = np.array([[1.0, 6.0], [2.0, 4.0], [3.0, 2.0]])
+    whole, per_llm = metrics.compute("estimates", metrics.EstimateContext(
+        perf_hat, cost_hat, perf, cost))
+    np.testing.assert_allclose(per_llm["brier"], [0.5 / 3, 0.25 / 3])
+    np.testing.assert_allclose(per_llm["perf_mae"], [1.0 / 3, 0.5 / 3])
+    np.testing.assert_allclose(per_llm["cost_corr"], [1.0, -1.0])
+    assert whole["brier"] == pytest.approx(0.75 / 6)
+    assert whole["cost_corr"] == pytest.approx(0.0)
+
+
+def test_runs_report_the_quality_of_their_estimates(world, tmp_path: Path):
+    root, _, _ = world
+    config = SimConfig(dataset="small", test_size=500, seeds=(0, 1), index="flat",
+                       routers=("port", "approx-opt"), estimator="knn-shrink")
+    results, _ = simulate_tables(config, data_dir=root)
+    est = results[results.router == "estimates"]
+    whole = est[est.llm == ""].pivot(index="seed", columns="metric", values="value")
+    assert set(whole.columns) == {"brier", "perf_mae", "cost_corr"}
+    # the arrival order does not change the estimates (only the summation order)
+    np.testing.assert_allclose(whole.loc[0], whole.loc[1], rtol=1e-12)
+    assert len(est[(est.llm != "") & (est.metric == "brier")]) == 2 * 4
+    run = run_simulation(config, data_dir=root, results_root=tmp_path, progress=False)
+    from routebench.report import build_run_report, run_markdown
+    from routebench.results import load_run
+
+    md = run_markdown(build_run_report(load_run(run)))
+    assert "Estimates (`knn-shrink`, k = 5) against the true outcomes" in md
+    assert "Estimates |" not in md  # a bound row, never a router of the table
