@@ -260,13 +260,14 @@ REGISTRY: tuple[Metric, ...] = (
         Metric("seconds", "MILP solver wall time", "s", False, lambda b: b.result.seconds,
                rows="milp"),
         # ---- the estimates the online routers and C^_opt route on (test stream)
-        Metric("brier", "Brier score of perf_hat against the true scores, mean over LLMs",
+        Metric("brier_mean", "Brier score of perf_hat against the true scores, mean over LLMs",
                "score^2", False,
                lambda e: float(((e.perf_hat - e.perf) ** 2).mean()), rows="estimates"),
-        Metric("perf_mae", "mean absolute error of perf_hat, mean over LLMs", "score", False,
+        Metric("perf_mae_mean", "mean absolute error of perf_hat, mean over LLMs", "score",
+               False,
                lambda e: float(np.abs(e.perf_hat - e.perf).mean()), rows="estimates"),
-        Metric("cost_corr", "Pearson correlation of cost_hat with the true cost, mean over "
-               "LLMs", "ratio", True,
+        Metric("cost_corr_mean", "Pearson correlation of cost_hat with the true cost, mean "
+               "over LLMs", "ratio", True,
                lambda e: _nanmean(_per_llm_corr(e.cost_hat, e.cost)), rows="estimates"),
         Metric("brier", "Brier score of one LLM's perf_hat", "score^2", False,
                lambda e: ((e.perf_hat - e.perf) ** 2).mean(axis=0), scope="llm",

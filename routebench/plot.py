@@ -136,7 +136,7 @@ SWEEPS: dict[str, tuple[tuple[str, ...], str, str]] = {
 WIDTHS: dict[str, float] = {"bars": TEXT_WIDTH, "vs": TEXT_WIDTH, "spend": TEXT_WIDTH,
                             "orders": COLUMN_WIDTH, "cost_quality": COLUMN_WIDTH}
 
-_MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X", "h", "p", "d", "<", ">")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X", "h", "p", "d", "<", ">", "8")
 _LINESTYLES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1.5, 1, 1.5, 1, 1.5)),
                                 (0, (7, 2)))
 _DARK = "#222222"

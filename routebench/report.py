@@ -465,11 +465,11 @@ def _bound_lines(rep: RunReport) -> list[str]:
     else:
         lines.append("MILP optimum: not solved for this run (instance above the MILP limit), "
                      "so the competitive ratio is against the LP bound only.")
-    if b is not None and ("estimates", "brier") in b.index:
+    if b is not None and ("estimates", "brier_mean") in b.index:
         estimator = rep.run.config.get("estimator", "knn-mean")
         parts = [f"{label} {b.loc[('estimates', name), 'mean']:.4f}"
-                 for name, label in (("brier", "Brier score"), ("perf_mae", "MAE"),
-                                     ("cost_corr", "cost correlation"))
+                 for name, label in (("brier_mean", "Brier score"), ("perf_mae_mean", "MAE"),
+                                     ("cost_corr_mean", "cost correlation"))
                  if ("estimates", name) in b.index]
         lines.append(f"Estimates (`{estimator}`, k = {rep.run.config.get('top_k', '?')}) "
                      f"against the true outcomes of the test stream: {', '.join(parts)} "

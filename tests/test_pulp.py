@@ -206,4 +206,4 @@ def test_a_simulate_run_on_cbc_finds_the_highs_milp_value(tmp_path: Path):
     assert value(cbc, "milp", "limit_hit") == 0.0
     assert value(cbc, "batch-split", "performance") > 0.0
     assert set(cbc["router"]) == set(highs["router"]) == {"batch-split", "approx-opt",
-                                                          "lp-bound", "milp"}
+                                                          "lp-bound", "milp", "estimates"}

@@ -70,7 +70,7 @@ def test_results_folder_has_the_documented_files(run_dir: Path) -> None:
         assert field in manifest
     frame = pd.read_parquet(run_dir / "results.parquet")
     assert list(frame.columns) == ["router", "seed", "metric", "llm", "value"]
-    assert set(frame["router"]) == set(ALL_ROUTERS) | {"lp-bound", "milp"}
+    assert set(frame["router"]) == set(ALL_ROUTERS) | {"lp-bound", "milp", "estimates"}
     assert sorted(frame["seed"].unique()) == list(SEEDS)
 
 
