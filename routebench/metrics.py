@@ -17,7 +17,7 @@ LLM: ``spend`` (USD), ``served`` (queries), ``budget`` (USD) and PORT's ``gamma`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -104,6 +104,30 @@ def _per_llm_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _nanmean(values: np.ndarray) -> float | None:
     values = np.asarray(values, dtype=np.float64)
     return float(np.nanmean(values)) if np.isfinite(values).any() else None
+
+
+#: Equal-width bins of the reliability curve over [0, 1].
+RELIABILITY_BINS = 10
+
+
+def reliability(perf_hat: np.ndarray, perf: np.ndarray, models: Sequence[str],
+                bins: int = RELIABILITY_BINS) -> pd.DataFrame:
+    """The reliability (calibration) curve of the performance estimates, per LLM: for each of
+    ``bins`` equal-width bins of perf_hat over [0, 1] that holds queries, the mean estimate,
+    the mean true score and the count. Columns ``llm``, ``bin``, ``mean_estimate``,
+    ``mean_outcome``, ``count``; a calibrated estimator lies on the diagonal."""
+    which = np.clip((np.asarray(perf_hat) * bins).astype(np.int64), 0, bins - 1)
+    frames = []
+    for i, model in enumerate(models):
+        count = np.bincount(which[:, i], minlength=bins)
+        est = np.bincount(which[:, i], weights=perf_hat[:, i], minlength=bins)
+        out = np.bincount(which[:, i], weights=perf[:, i], minlength=bins)
+        keep = count > 0
+        frames.append(pd.DataFrame({
+            "llm": model, "bin": np.flatnonzero(keep),
+            "mean_estimate": est[keep] / count[keep], "mean_outcome": out[keep] / count[keep],
+            "count": count[keep]}))
+    return pd.concat(frames, ignore_index=True)
 
 
 Scope = Literal["stream", "llm"]

@@ -134,7 +134,8 @@ SWEEPS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 #: Which print width each figure family targets (see the module docstring).
 WIDTHS: dict[str, float] = {"bars": TEXT_WIDTH, "vs": TEXT_WIDTH, "spend": TEXT_WIDTH,
-                            "orders": COLUMN_WIDTH, "cost_quality": COLUMN_WIDTH}
+                            "orders": COLUMN_WIDTH, "cost_quality": COLUMN_WIDTH,
+                            "calibration": TEXT_WIDTH}
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X", "h", "p", "d", "<", ">", "8")
 _LINESTYLES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1.5, 1, 1.5, 1, 1.5)),
@@ -676,6 +677,50 @@ def spend_figure(run: Run) -> Figure:
     return fig
 
 
+@_styled
+def calibration_figure(run: Run) -> Figure:
+    """The reliability curve of the run's performance estimates, one small panel per LLM: the
+    mean true score against the mean estimate in each tenth of [0, 1] (``calibration.parquet``;
+    the marker's area grows with the queries in the bin), and the diagonal a calibrated
+    estimator lies on. Two-column width."""
+    if run.calibration is None or run.calibration.empty:
+        raise PlotError(f"{run.path}: no calibration.parquet")
+    cal = run.calibration
+    llms = list(dict.fromkeys(cal["llm"]))
+    ncols = min(4, len(llms))
+    nrows = math.ceil(len(llms) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 0.9 + 1.3 * nrows),
+                             sharex=True, sharey=True, squeeze=False, layout="constrained")
+    biggest = float(cal["count"].max())
+    for k, ax in enumerate(axes.flat):
+        if k >= len(llms):
+            ax.set_visible(False)
+            continue
+        c = cal[cal["llm"] == llms[k]].sort_values("bin")
+        ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=0.8,
+                label="calibrated (diagonal)")
+        ax.plot(c["mean_estimate"], c["mean_outcome"], color=_DARK, linewidth=1.0,
+                label="mean true score per bin of the estimate")
+        ax.scatter(c["mean_estimate"], c["mean_outcome"], s=4 + 30 * c["count"] / biggest,
+                   color=_DARK, zorder=3)
+        ax.set_title(_short(llms[k]), fontsize=7)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xticks([0, 0.5, 1])
+        ax.set_yticks([0, 0.5, 1])
+        bottom = k + ncols >= len(llms)  # no panel below: this one shows the x axis
+        ax.tick_params(labelbottom=bottom, labelleft=k % ncols == 0)
+        if bottom:
+            ax.set_xlabel("estimate (bin mean)")
+    fig.supylabel("true performance (bin mean)")
+    handles, labels = _handles(list(axes.flat))
+    _legend(fig, handles, labels, 2)
+    estimator = run.config.get("estimator", "knn-mean")
+    fig.suptitle(f"{run.dataset}: calibration of the {estimator} estimates "
+                 f"(k = {run.config.get('top_k', '?')})")
+    return fig
+
+
 def _same_frontier(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return a.shape == b.shape and np.allclose(a[["cost", "performance"]].to_numpy(float),
                                               b[["cost", "performance"]].to_numpy(float),
@@ -852,6 +897,16 @@ def plan_figures(runs: Sequence[Run], per_run: bool | None = None
                          f"PORT{against}, one panel per LLM, {run.key}, first seed of {seeds} "
                          f"(one arrival order: no interval){mark}. {_width('spend')}",
                          lambda r=run: spend_figure(r)))
+    for run in runs if per_run else ():
+        key = _slug(run.key)
+        if run.calibration is None or run.calibration.empty:
+            skipped.append((f"calibration_{key}", "no calibration.parquet in the run folder"))
+        else:
+            todo.append((f"calibration_{key}", "Reliability of the performance estimates per "
+                         f"LLM, {run.key}: mean true score against mean estimate in each tenth "
+                         "of [0, 1], marker area by the queries in the bin; dotted: the "
+                         f"diagonal of a calibrated estimator. {_width('calibration')}",
+                         lambda r=run: calibration_figure(r)))
     for param in SWEEPS:
         name = SWEEPS[param][2]
         fams = sweep_families(runs, param)

@@ -38,6 +38,9 @@ TRACE_FILE = "trace.parquet"
 SUMMARY_FILE = "summary.csv"
 SWEEP_FILE = "sweep.json"
 FRONTIER_FILE = "frontier.parquet"
+#: The estimates' reliability curve per LLM (``metrics.reliability``): written by simulate.
+CALIBRATION_FILE = "calibration.parquet"
+CALIBRATION_COLUMNS = ("llm", "bin", "mean_estimate", "mean_outcome", "count")
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 SEEDS_DIR = "seeds"
@@ -67,6 +70,9 @@ class Run:
     summary: pd.DataFrame | None
     #: The offline cost-quality frontier (``cost`` USD, best ``performance``), or None.
     frontier: pd.DataFrame | None = None
+    #: The reliability curve of the performance estimates per LLM (``CALIBRATION_COLUMNS``),
+    #: or None.
+    calibration: pd.DataFrame | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -273,7 +279,8 @@ class RunStore:
         if not any(self.seeds_dir.glob("*.parquet")):
             shutil.rmtree(self.path, ignore_errors=True)
 
-    def finish(self, manifest: dict[str, Any], frontier: pd.DataFrame | None = None) -> Run:
+    def finish(self, manifest: dict[str, Any], frontier: pd.DataFrame | None = None,
+               calibration: pd.DataFrame | None = None) -> Run:
         """Combine the stored seeds into ``results.parquet``, ``trace.parquet`` (first seed) and
         ``summary.csv``, write ``frontier.parquet`` (the offline cost-quality frontier, when
         given), then ``manifest.json`` (``manifest`` plus the run key, config, seeds, git commit
@@ -288,9 +295,9 @@ class RunStore:
         io.write_with(self.path / RESULTS_FILE, lambda p: results.to_parquet(p, index=False))
         io.write_with(self.path / TRACE_FILE, lambda p: trace.to_parquet(p, index=False))
         io.write_with(self.path / SUMMARY_FILE, lambda p: summary.to_csv(p, index=False))
-        if frontier is not None:
-            io.write_with(self.path / FRONTIER_FILE,
-                          lambda p: frontier.to_parquet(p, index=False))
+        for name, frame in ((FRONTIER_FILE, frontier), (CALIBRATION_FILE, calibration)):
+            if frame is not None:
+                io.write_with(self.path / name, lambda p, f=frame: f.to_parquet(p, index=False))
         config = self.config.key_fields() | {"seeds": list(seeds)}
         manifest = {"run_key": self.config.run_key(), "config": config,
                     "git_commit": git_commit(), "versions": versions(),
@@ -298,7 +305,7 @@ class RunStore:
         io.write_json(self.path / MANIFEST_FILE, manifest)  # last: marks the run finished
         (self.path / STATUS_FILE).unlink(missing_ok=True)
         return Run(path=self.path, manifest=manifest, results=results, trace=trace,
-                   summary=summary, frontier=frontier)
+                   summary=summary, frontier=frontier, calibration=calibration)
 
 
 # --------------------------------------------------------------------------- loading
@@ -395,12 +402,15 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     summary = None
     if (path / SUMMARY_FILE).is_file():
         summary = pd.read_csv(path / SUMMARY_FILE)
-    frontier = None
+    frontier = calibration = None
     if (path / FRONTIER_FILE).is_file():
         frontier = _read_parquet(path / FRONTIER_FILE)
         _check_columns(frontier, FRONTIER_COLUMNS, path / FRONTIER_FILE)
+    if (path / CALIBRATION_FILE).is_file():
+        calibration = _read_parquet(path / CALIBRATION_FILE)
+        _check_columns(calibration, CALIBRATION_COLUMNS, path / CALIBRATION_FILE)
     return Run(path=path, manifest=manifest, results=results, trace=trace, summary=summary,
-               frontier=frontier)
+               frontier=frontier, calibration=calibration)
 
 
 def _sweep_note(path: Path, sweep: dict[str, Any], missing: list[dict[str, Any]],

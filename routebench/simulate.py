@@ -518,6 +518,7 @@ def run_simulation(
     spend, value = spend_frontier(prep.test.perf, prep.test.cost)
     prep._time("frontier_seconds", time.perf_counter() - started_frontier)
     frontier = pd.DataFrame({"cost": spend, "performance": value})
+    calibration = metrics.reliability(prep.perf_hat, prep.test.perf, prep.models)
     store.finish({
         "data_hash": prep.table.content_hash(),
         "n_test": prep.test.n,
@@ -529,5 +530,5 @@ def run_simulation(
         "notes": prep.notes,
         "timings": prep.timings,
         "seconds": time.perf_counter() - started,
-    }, frontier=frontier)
+    }, frontier=frontier, calibration=calibration)
     return store.path
