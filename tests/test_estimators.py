@@ -224,3 +224,33 @@ def test_runs_report_the_quality_of_their_estimates(world, tmp_path: Path):
     md = run_markdown(build_run_report(load_run(run)))
     assert "Estimates (`knn-shrink`, k = 5) against the true outcomes" in md
     assert "Estimates |" not in md  # a bound row, never a router of the table
+
+
+def test_reliability_curve_by_hand():
+    from routebench.metrics import reliability
+
+    perf_hat = np.array([[0.05], [0.08], [0.55], [0.99], [1.0]])
+    perf = np.array([[0.0], [1.0], [1.0], [1.0], [0.0]])
+    curve = reliability(perf_hat, perf, ["a"])
+    assert curve["bin"].tolist() == [0, 5, 9]
+    np.testing.assert_allclose(curve["mean_estimate"], [0.065, 0.55, 0.995])
+    np.testing.assert_allclose(curve["mean_outcome"], [0.5, 1.0, 0.5])
+    assert curve["count"].tolist() == [2, 1, 2]
+
+
+def test_runs_store_their_calibration_and_plot_it(world, tmp_path: Path):
+    from routebench.plot import plot_runs
+    from routebench.results import load_run
+
+    root, _, _ = world
+    config = SimConfig(dataset="small", test_size=500, seeds=(0,), index="flat",
+                       routers=("port", "approx-opt"))
+    run = load_run(run_simulation(config, data_dir=root, results_root=tmp_path / "r",
+                                  progress=False))
+    assert run.calibration is not None
+    assert set(run.calibration["llm"]) == set(run.llms)
+    assert (run.calibration.groupby("llm")["count"].sum() == 500).all()
+    summary = plot_runs([run], tmp_path / "f", formats=("png",))
+    assert any(name.startswith("calibration_") for name, _, _ in summary.written)
+    index = (tmp_path / "f" / "figures.md").read_text()
+    assert "Reliability of the performance estimates" in index
