@@ -15,6 +15,8 @@ Built in (``ESTIMATORS``; ``docs/ESTIMATORS.md`` in the README's words):
   of the query's own neighbour similarities (scale-free);
 - ``knn-shrink``: the neighbour mean shrunk toward the history's mean (or the neighbours' task
   mean) by a per-LLM weight fitted by leave-one-out least squares on the history;
+- ``knn-calibrated``: the neighbour mean mapped through per-LLM calibrations fitted on the
+  history's leave-one-out neighbour means (isotonic for performance, linear for cost);
 - ``linear``: per-LLM ridge regressions on the embeddings (performance clipped to [0, 1], cost
   to >= 0), the ridge penalty chosen by efficient leave-one-out cross-validation;
 - ``ensemble``: the mean of two or more of the others.
@@ -282,16 +284,9 @@ class KnnShrink(_Stacked):
         return prior
 
     def _fit_weight(self, history: History, rng: np.random.Generator) -> np.ndarray:
-        h = history.n
-        if h < 3:
+        if history.n < 3:
             return np.ones(self._both.shape[1])
-        rows = np.sort(rng.choice(h, size=min(h, _SHRINK_SAMPLE), replace=False))
-        k = min(history.top_k + 1, h)
-        _, ids = history.searcher.search(np.ascontiguousarray(history.vectors(rows)), k)
-        ids = np.where(ids == rows[:, None], -1, ids)  # leave the query itself out
-        if (ids >= 0).sum(axis=1).max(initial=0) > k - 1:  # it was not among them: keep k - 1
-            ids = ids[:, : k - 1]
-        mean = neighbour_means(self._both, self._fallback, ids)
+        rows, mean, ids = loo_neighbour_means(self, history, rng, with_ids=True)
         prior = self._prior(ids)
         x, y = mean - prior, self._both[rows] - prior
         denom = (x * x).sum(axis=0)
@@ -302,6 +297,59 @@ class KnnShrink(_Stacked):
         mean = neighbour_means(self._both, self._fallback, block.ids)
         prior = self._prior(block.ids)
         return self._split(prior + self._weight * (mean - prior))
+
+
+def loo_neighbour_means(est: _Stacked, history: History, rng: np.random.Generator,
+                        sample: int = _SHRINK_SAMPLE, with_ids: bool = False) -> tuple:
+    """(rows, means[, ids]): up to ``sample`` history rows (drawn with ``rng``) and their
+    leave-one-out k-NN means of performance and cost ((n, 2M)), found with the history's own
+    index: what the k-NN mean would have estimated for them had they been new (``ids``: their
+    neighbours)."""
+    h = history.n
+    rows = np.sort(rng.choice(h, size=min(h, sample), replace=False))
+    k = min(history.top_k + 1, h)
+    _, ids = history.searcher.search(np.ascontiguousarray(history.vectors(rows)), k)
+    ids = np.where(ids == rows[:, None], -1, ids)  # leave the query itself out
+    if (ids >= 0).sum(axis=1).max(initial=0) > k - 1:  # it was not among them: keep k - 1
+        ids = ids[:, : k - 1]
+    means = neighbour_means(est._both, est._fallback, ids)
+    return (rows, means, ids) if with_ids else (rows, means)
+
+
+class KnnCalibrated(_Stacked):
+    """The neighbour mean recalibrated per LLM on the history: performance through a
+    monotone (isotonic) map from the leave-one-out neighbour mean to the true outcome, cost
+    through the least-squares line from the leave-one-out neighbour mean cost to the true cost
+    (clipped to >= 0); both fitted on up to 4,096 history queries. A k-NN mean of 0/1 scores
+    is over-dispersed (5 neighbours give 0, 0.2, ..., 1); the map pulls it to what such a
+    mean has meant on this history."""
+
+    name = "knn-calibrated"
+    label = "k-NN calibrated"
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        from sklearn.isotonic import IsotonicRegression
+
+        super().fit(history, rng)
+        m = history.m
+        rows, loo = loo_neighbour_means(self, history, rng)
+        truth = self._both[rows]
+        self._perf_maps = [IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+                           .fit(loo[:, i], truth[:, i]) for i in range(m)]
+        x, y = loo[:, m:], truth[:, m:]
+        xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+        denom = (xc * xc).sum(axis=0)
+        self._slope = np.where(denom > 0, (xc * yc).sum(axis=0) / np.where(denom > 0, denom, 1),
+                               1.0)
+        self._intercept = y.mean(axis=0) - self._slope * x.mean(axis=0)
+        self.info = {"cost_slope": self._slope.copy()}
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        m = self.history.m
+        mean = neighbour_means(self._both, self._fallback, block.ids)
+        perf = np.column_stack([f.predict(mean[:, i]) for i, f in enumerate(self._perf_maps)])
+        cost = np.clip(self._intercept + self._slope * mean[:, m:], 0.0, None)
+        return perf.reshape(block.n, m), cost
 
 
 # --------------------------------------------------------------------------- regression
@@ -400,7 +448,7 @@ class Ensemble(Estimator):
 
 # --------------------------------------------------------------------------- catalogue
 ESTIMATORS: dict[str, type[Estimator]] = {
-    cls.name: cls for cls in (KnnMean, KnnWeighted, KnnShrink, Linear, Ensemble)
+    cls.name: cls for cls in (KnnMean, KnnWeighted, KnnShrink, KnnCalibrated, Linear, Ensemble)
 }
 
 
