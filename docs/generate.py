@@ -327,6 +327,7 @@ def ablation_block(runs: list) -> str:
     """``docs/ROUTERS.md``'s ablation: per variant the mean % of C^_opt with its 95 % interval
     over seeds, and the paired difference to the full router."""
     from routebench.report import paired_interval, per_seed
+    from routebench.results import t_interval
     from routebench.routers import learning_size
 
     lines = ["| router | variant | % of C^_opt | change vs full (paired, points) |",
@@ -334,7 +335,7 @@ def ablation_block(runs: list) -> str:
     full: dict[str, object] = {}
     for (router, label, params), run in zip(ABLATION, runs, strict=True):
         values = per_seed(run, "relative_performance")[router] * 100
-        mean, low, high, _ = paired_interval(values, values * 0, lambda a, b: a - b)
+        mean, low, high = t_interval(values.to_numpy())
         if not params:
             full[router] = values
             change = "-"
