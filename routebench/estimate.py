@@ -98,6 +98,12 @@ class EstimateSpec:
         return cls(EmbedSpec(embedder, embedder_params or ()),
                    IndexSpec(index, index_params or ()), top_k)
 
+    @classmethod
+    def from_config(cls, config: Any) -> EstimateSpec:
+        """The estimates a ``SimConfig`` asks for (its embedder, index and ``top_k``)."""
+        return cls.from_options(config.embedder, config.embedder_params, config.index,
+                                config.index_params, config.top_k)
+
     def exact(self) -> EstimateSpec:
         """The same estimates on exact neighbours (the ``flat`` index): KNN-Perf / KNN-Cost."""
         return dataclasses.replace(self, index=IndexSpec("flat"))
