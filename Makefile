@@ -38,7 +38,7 @@ test: $(STAMP)
 
 ## test-slow: the end-to-end suite (CI runs it too)
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow -n 2 --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check routebench tests bench

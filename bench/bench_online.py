@@ -49,8 +49,7 @@ def _setup(data_dir: Path):
     cfg = SimConfig(dataset=DATASET)
     table = load_table(dataset_dir(DATASET, data_dir))
     split = make_split(table.n, cfg.test_size, cfg.split_seed)
-    spec = EstimateSpec.from_options(cfg.embedder, cfg.embedder_params, cfg.index,
-                                     cfg.index_params, cfg.top_k)
+    spec = EstimateSpec.from_config(cfg)
     built = open_index(table, split, spec, data_dir=data_dir, progress=False)
     history, test = split.tables(table)
     vectors = np.ascontiguousarray(built.test_vectors)

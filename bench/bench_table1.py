@@ -54,8 +54,7 @@ def ensure_built(data_dir: Path, progress: bool = True) -> dict[str, float]:
     cfg = SimConfig(dataset=DATASET)
     table = load_table(dataset_dir(DATASET, data_dir))
     split = make_split(table.n, cfg.test_size, cfg.split_seed)
-    spec = EstimateSpec.from_options(cfg.embedder, cfg.embedder_params, cfg.index,
-                                     cfg.index_params, cfg.top_k)
+    spec = EstimateSpec.from_config(cfg)
     info: dict = {}
     get_embeddings(table, spec.embed, data_dir=data_dir, progress=progress, info=info)
     out = {"embedding_build_seconds": float(info.get("seconds", float("nan")))}

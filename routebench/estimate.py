@@ -128,6 +128,14 @@ class EstimateSpec:
                    IndexSpec(index, index_params or ()), top_k, estimator,
                    tuple(dict(estimator_params or {}).items()))
 
+    @classmethod
+    def from_config(cls, config: Any) -> EstimateSpec:
+        """The estimates a ``SimConfig`` asks for (its embedder, index, ``top_k`` and
+        estimator)."""
+        return cls.from_options(config.embedder, config.embedder_params, config.index,
+                                config.index_params, config.top_k, config.estimator,
+                                config.estimator_params)
+
     def exact(self) -> EstimateSpec:
         """The paper's estimates on exact neighbours (the ``flat`` index, ``knn-mean``, whatever
         this spec's estimator): KNN-Perf / KNN-Cost."""

@@ -50,6 +50,7 @@ from routebench.results import (
     Run,
     param_value,
     summarise_run,
+    t_interval,
     varying_parameters,
 )
 
@@ -207,10 +208,8 @@ def paired_interval(a: pd.Series, b: pd.Series,
                                                                                  float, int]:
     """(mean, low, high, n) of ``op(a, b)`` over the seeds both define: the per-seed values'
     mean and 95 % Student-t interval (``metrics.mean_ci``); NaN bounds under two seeds."""
-    values = op(a, b)
-    out = mean_ci(pd.DataFrame({"g": 0, "value": values.to_numpy(dtype=np.float64)}), ["g"])
-    row = out.iloc[0]
-    return float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"])
+    values = op(a, b).to_numpy(dtype=np.float64)
+    return (*t_interval(values), int(np.isfinite(values).sum()))
 
 
 def _difference(a: pd.Series, b: pd.Series) -> pd.Series:

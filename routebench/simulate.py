@@ -196,9 +196,7 @@ def check_against_dataset(config: SimConfig, table: RouteTable) -> None:
 def prepare(config: SimConfig, *, data_dir: Path, progress: bool = True) -> Prepared:
     """Load the dataset, split it, compute (or reuse) the k-NN estimates and the total budget."""
     # The embedder, the index (build and search parameters) and top_k, checked before any work.
-    spec = EstimateSpec.from_options(config.embedder, config.embedder_params, config.index,
-                                     config.index_params, config.top_k, config.estimator,
-                                     config.estimator_params)
+    spec = EstimateSpec.from_config(config)
     started = time.perf_counter()
     table = load_table(dataset_dir(config.dataset, data_dir))
     timings = {"load_seconds": time.perf_counter() - started}

@@ -515,8 +515,7 @@ def _check_estimate(config: SimConfig) -> None:
     """Check a point's embedder and index parameters (``routebench.estimate.EstimateSpec``)."""
     from routebench.estimate import EstimateSpec
 
-    EstimateSpec.from_options(config.embedder, config.embedder_params, config.index,
-                              config.index_params, config.top_k)
+    EstimateSpec.from_config(config)
 
 
 def expand(spec: SweepSpec, data_dir: str | os.PathLike[str]) -> list[SweepPoint]:
