@@ -220,7 +220,9 @@ class KnnWeighted(_Stacked):
         gathered = self._both[np.where(valid, ids, 0)]  # (B, k, 2M)
         out = np.einsum("bk,bkc->bc", w, gathered) / np.maximum(total, 1e-300)[:, None]
         out[total == 0] = self._fallback
-        return self._split(out)
+        perf, cost = self._split(out)
+        # a weighted mean of values in [0, 1] can round a last bit outside it
+        return np.clip(perf, 0.0, 1.0), np.clip(cost, 0.0, None)
 
 
 SHRINK_TARGETS = ("history", "task")
