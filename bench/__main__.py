@@ -22,6 +22,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "lp": ("bench.bench_lp", "offline LP bound and MILP: time, peak memory, primal-dual gap"),
     "table1": ("bench.bench_table1", "the Table-1 workload at paper scale, time per router"),
     "scale": ("bench.bench_scale", "simulate time and peak memory vs N, fitted exponent"),
+    "estimators": ("bench.bench_estimators", "every estimator's fit + estimates, synthetic scale"),
     "million": ("bench.bench_million", "a 1,000,000-query stream through every online router"),
 }
 
@@ -115,6 +116,10 @@ def targets_table(out_dir: Path):
             False, "million")
         add("4. million-query simulate: peak RSS", _pick(mil, "stage", label, "peak_rss_mib"),
             4096.0, "MiB", False, "million")
+    if (es := read("estimators")) is not None:
+        slowest = es.loc[es["total_seconds"].idxmax()]
+        add(f"estimator fit + estimates, 10,000 queries, slowest ({slowest['estimator']}; "
+            f"issue 13)", float(slowest["total_seconds"]), 10.0, "s", False, "estimators")
     if (sc := read("scale")) is not None:
         worst = sc.groupby("router")["exponent_all"].first()
         add(f"5. scaling exponent, worst router ({worst.idxmax()})", float(worst.max()), 1.15,

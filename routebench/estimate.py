@@ -241,6 +241,7 @@ def estimate(
         estimator = KnnMean()
         estimator.fit(History(hist_perf, hist_cost, np.zeros(hist_perf.shape[0]), searcher,
                               k_eff), np.random.default_rng(0))  # draws nothing
+    depth = estimator.neighbours(k_eff, hist_perf.shape[0])  # deeper for ``stacked``
     perf_out = np.empty((n, m), dtype=np.float64)
     cost_out = np.empty((n, m), dtype=np.float64)
     with Progress(
@@ -252,7 +253,7 @@ def estimate(
             block_rows = slice(start, start + chunk_size) if rows is None \
                 else rows[start : start + chunk_size]
             vectors = np.ascontiguousarray(query_vectors[block_rows])
-            scores, ids = searcher.search(vectors, k_eff)
+            scores, ids = searcher.search(vectors, depth)
             stop = start + len(ids)
             chars = None if prompt_chars is None else prompt_chars[start:stop]
             perf_out[start:stop], cost_out[start:stop] = check_output(

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.optimize
 
 from routebench import params, plugins
 from routebench.errors import ParamError
@@ -130,6 +131,11 @@ class Estimator(ABC):
     def fit(self, history: History, rng: np.random.Generator) -> None:
         """Fit on the historical split (``rng``: the estimator's seeded stream)."""
         self.history = history
+
+    def neighbours(self, top_k: int, n_history: int) -> int:
+        """How many nearest historical queries each ``Block`` should carry (at most
+        ``n_history``): ``top_k`` unless the estimator reads deeper."""
+        return min(top_k, n_history)
 
     @abstractmethod
     def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
@@ -301,6 +307,18 @@ class KnnShrink(_Stacked):
         return self._split(prior + self._weight * (mean - prior))
 
 
+def loo_neighbours(history: History, rows: np.ndarray, depth: int) -> np.ndarray:
+    """int64 (len(rows), depth): the ``depth`` nearest other history queries of history
+    ``rows``, found with the history's own index, nearest first, -1 for a missing one: the
+    neighbours each would have had as a new query (itself left out)."""
+    k = min(depth + 1, history.n)
+    _, ids = history.searcher.search(np.ascontiguousarray(history.vectors(rows)), k)
+    ids = np.where(ids == rows[:, None], -1, ids)  # leave the query itself out
+    # the valid ids first, in their order (a stable sort on "missing"), then keep ``depth``
+    order = np.argsort(ids < 0, axis=1, kind="stable")
+    return np.take_along_axis(ids, order, axis=1)[:, :depth]
+
+
 def loo_neighbour_means(est: _Stacked, history: History, rng: np.random.Generator,
                         sample: int = _SHRINK_SAMPLE, with_ids: bool = False) -> tuple:
     """(rows, means[, ids]): up to ``sample`` history rows (drawn with ``rng``) and their
@@ -309,11 +327,7 @@ def loo_neighbour_means(est: _Stacked, history: History, rng: np.random.Generato
     neighbours)."""
     h = history.n
     rows = np.sort(rng.choice(h, size=min(h, sample), replace=False))
-    k = min(history.top_k + 1, h)
-    _, ids = history.searcher.search(np.ascontiguousarray(history.vectors(rows)), k)
-    ids = np.where(ids == rows[:, None], -1, ids)  # leave the query itself out
-    if (ids >= 0).sum(axis=1).max(initial=0) > k - 1:  # it was not among them: keep k - 1
-        ids = ids[:, : k - 1]
+    ids = loo_neighbours(history, rows, min(history.top_k, h - 1))
     means = neighbour_means(est._both, est._fallback, ids)
     return (rows, means, ids) if with_ids else (rows, means)
 
@@ -374,40 +388,235 @@ class LinearParams:
                              f"cross-validation), got {self.alpha!r}")
 
 
+def ridge_loo(x: np.ndarray, ys: list[np.ndarray],
+              alphas: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Ridge regressions of each target block in ``ys`` ((n, t) each) on ``x`` (n, p) with an
+    unpenalised intercept, each block's penalty chosen from ``alphas`` by exact leave-one-out
+    error (summed over its targets), from one eigendecomposition of the centred Gram matrix
+    X'X = V diag(lam) V' shared by every block. With Z = X V, the hat matrix's diagonal is
+    1/n + sum_k Z_ik^2 / (lam_k + alpha) and the leave-one-out prediction of row i is
+    y_i - (y_i - yhat_i) / (1 - h_ii) (Golub, Heath and Wahba 1979): the same solution and
+    choice as scikit-learn's ``RidgeCV`` (efficient LOO) in O(n p^2) once plus O(n p) per
+    penalty. Per block: ``alpha``, ``coef`` (p, t), ``intercept`` (t,) and ``loo`` (n, t),
+    the leave-one-out predictions at the chosen penalty."""
+    n = x.shape[0]
+    x_mean = x.mean(axis=0)
+    centred = x - x_mean
+    lam, v = np.linalg.eigh(centred.T @ centred)
+    lam = np.clip(lam, 0.0, None)
+    z = centred @ v  # (n, p)
+    z2 = z * z
+    fits = []
+    for y in ys:
+        y_mean = y.mean(axis=0)
+        zty = z.T @ (y - y_mean)  # (p, t)
+        best = None
+        for alpha in alphas:
+            inv = 1.0 / (lam + alpha)
+            fitted = y_mean + z @ (inv[:, None] * zty)
+            hat = 1.0 / n + z2 @ inv
+            loo = y - (y - fitted) / (1.0 - hat)[:, None]
+            error = float(((loo - y) ** 2).sum())
+            if best is None or error < best[0]:
+                best = (error, alpha, inv, loo)
+        _, alpha, inv, loo = best
+        coef = v @ (inv[:, None] * zty)
+        fits.append({"alpha": float(alpha), "coef": coef, "intercept": y_mean - x_mean @ coef,
+                     "loo": loo})
+    return fits
+
+
 class Linear(Estimator):
     """Per-LLM ridge regressions on the embeddings: one multi-output ridge for performance
-    (clipped to [0, 1]) and one for cost (clipped to >= 0 USD), with an intercept. (Adding the
-    prompt's length as a feature, which ``Block.prompt_chars`` offers, did not help on the
-    RouterBench slice: C^_opt 1.018 x knn-mean's with it, 1.024 x without.)"""
+    (clipped to [0, 1]) and one for cost (clipped to >= 0 USD), with an intercept, each
+    penalty chosen by exact leave-one-out error (``ridge_loo``). (Adding the prompt's length
+    as a feature, which ``Block.prompt_chars`` offers, did not help on the RouterBench slice:
+    C^_opt 1.018 x knn-mean's with it, 1.024 x without.)"""
 
     name = "linear"
     label = "linear (ridge)"
     Params = LinearParams
 
     def fit(self, history: History, rng: np.random.Generator) -> None:
-        from sklearn.linear_model import Ridge, RidgeCV
-
         super().fit(history, rng)
         rows = np.arange(history.n)
         if history.n > _LINEAR_SAMPLE:
             rows = np.sort(rng.choice(history.n, size=_LINEAR_SAMPLE, replace=False))
+        #: the history rows the ridges are fitted on
+        self.rows = rows
         x = history.vectors(rows).astype(np.float64)
-        self._models = []
-        self.info = {}
-        for what, y in (("perf", history.perf), ("cost", history.cost)):
-            target = np.asarray(y, dtype=np.float64)[rows]
-            if self.p.alpha is None:
-                model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, target)
-                self.info[f"alpha_{what}"] = float(model.alpha_)
-            else:
-                model = Ridge(alpha=self.p.alpha).fit(x, target)
-            self._models.append(model)
+        alphas = RIDGE_ALPHAS if self.p.alpha is None else (float(self.p.alpha),)
+        self._fits = ridge_loo(x, [np.asarray(y, dtype=np.float64)[rows]
+                                   for y in (history.perf, history.cost)], alphas)
+        self.info = ({} if self.p.alpha is not None else
+                     {f"alpha_{what}": fit["alpha"]
+                      for what, fit in zip(("perf", "cost"), self._fits, strict=True)})
+
+    def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ridges' raw (unclipped) performance and cost predictions, (B, M) each."""
+        x = np.asarray(vectors, dtype=np.float64)
+        perf, cost = (x @ fit["coef"] + fit["intercept"] for fit in self._fits)
+        return perf, cost
+
+    def loo(self, positions: np.ndarray) -> np.ndarray:
+        """(len(positions), 2M): the leave-one-out predictions (performance, then cost) of
+        the training rows ``self.rows[positions]``: what the ridge predicts for each had it
+        been fitted without it."""
+        return np.concatenate([fit["loo"][positions] for fit in self._fits], axis=1)
 
     def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
-        x = np.asarray(block.vectors, dtype=np.float64)
-        perf = np.clip(self._models[0].predict(x), 0.0, 1.0)
-        cost = np.clip(self._models[1].predict(x), 0.0, None)
-        return perf.reshape(block.n, -1), cost.reshape(block.n, -1)
+        perf, cost = self.predict(block.vectors)
+        return np.clip(perf, 0.0, 1.0), np.clip(cost, 0.0, None)
+
+
+# --------------------------------------------------------------------------- stacking
+#: A history smaller than this gives ``stacked`` too little to fit on: it is the k-NN mean.
+_STACK_MIN_HISTORY = 20
+
+
+@dataclass(frozen=True)
+class StackedParams:
+    """``depths``: the neighbour counts whose k-NN means are stacked, as multiples of
+    ``top_k`` (capped at the history's size); ``linear``: also stack the ridge regression
+    (``linear``'s predictions); ``sample``: the history queries the weights are fitted on
+    (drawn with the estimator's seeded stream)."""
+
+    depths: tuple[int, ...] = (1, 4, 16)
+    linear: bool = True
+    sample: int = _SHRINK_SAMPLE
+
+    def __post_init__(self) -> None:
+        if not self.depths or any(d < 1 for d in self.depths) \
+                or len(set(self.depths)) != len(self.depths):
+            raise ParamError("depths", f"must be one or more different integers >= 1, got "
+                             f"{list(self.depths)}")
+        if self.sample < 16:
+            raise ParamError("sample", f"must be at least 16, got {self.sample!r}")
+
+
+class Stacked(_Stacked):
+    """Stacked regression (Wolpert 1992; Breiman 1996): per LLM and per quantity, the
+    estimate is a non-negative combination of k-NN means at several depths (``top_k`` x
+    ``depths``), the ridge regression's prediction and the history's mean, with the weights
+    fitted by non-negative least squares on out-of-sample predictions for the history's own
+    queries (leave-one-out neighbour means and leave-one-out ridge predictions).
+    Nothing is tuned by hand: the data decides how much each neighbourhood size, the
+    embedding regression and the global prior are worth for each LLM, which is what
+    ``knn-shrink`` (one depth and the prior) and ``ensemble`` (equal weights) fix in
+    advance. ``info``: the fitted ``weights`` (2M x features: performance rows, then cost)."""
+
+    name = "stacked"
+    label = "stacked"
+    Params = StackedParams
+
+    def _depths(self, top_k: int, n_history: int) -> list[int]:
+        cap = max(n_history - 1, 1)
+        return sorted({min(d * top_k, cap) for d in self.p.depths})
+
+    def neighbours(self, top_k: int, n_history: int) -> int:
+        return min(max(self._depths(top_k, n_history)), n_history)
+
+    def fit(self, history: History, rng: np.random.Generator) -> None:
+        super().fit(history, rng)
+        linear_rng, sample_rng = rng.spawn(2)
+        self._ks = self._depths(history.top_k, history.n)
+        self._linear = None
+        # too few queries to learn a combination from (or to cross-fit): the k-NN mean
+        self._plain = history.n < _STACK_MIN_HISTORY
+        if self._plain:
+            self.info = {}
+            return
+        pool = np.arange(history.n)
+        if self.p.linear:
+            self._linear = Linear()
+            self._linear.fit(history, linear_rng)
+            pool = self._linear.rows  # the rows the ridge has leave-one-out predictions for
+        pick = np.sort(sample_rng.choice(pool.size, size=min(pool.size, self.p.sample),
+                                         replace=False))
+        rows = pool[pick]
+        ids = loo_neighbours(history, rows, max(self._ks))
+        columns = self._knn_features(ids)
+        if self._linear is not None:
+            columns.append(self._linear.loo(pick))
+        self._combine_fit(columns, self._both[rows])
+
+    def _combine_fit(self, columns: list[np.ndarray], truth: np.ndarray) -> None:
+        """Fit the combination of the out-of-sample ``columns`` ((n, 2M) each) to ``truth``:
+        per column, non-negative least squares on its own features and the prior."""
+        features = self._with_prior(columns)
+        self._weights = np.stack([scipy.optimize.nnls(features[:, c, :], truth[:, c])[0]
+                                  for c in range(truth.shape[1])])
+        self.info = {"weights": self._weights.copy()}
+
+    def _combine(self, columns: list[np.ndarray]) -> np.ndarray:
+        return np.einsum("ncf,cf->nc", self._with_prior(columns), self._weights)
+
+    def _knn_features(self, ids: np.ndarray) -> list[np.ndarray]:
+        """The k-NN means at each depth, from one gather: (n, 2M) each."""
+        valid = ids >= 0
+        gathered = self._both[np.where(valid, ids, 0)]  # (n, K, 2M)
+        gathered[~valid] = 0.0
+        sums = np.cumsum(gathered, axis=1)
+        counts = np.cumsum(valid, axis=1)
+        out = []
+        for k in self._ks:
+            col = min(k, ids.shape[1]) - 1
+            count = counts[:, col]
+            mean = np.divide(sums[:, col], np.maximum(count, 1)[:, None])
+            mean[count == 0] = self._fallback
+            out.append(mean)
+        return out
+
+    def _with_prior(self, columns: list[np.ndarray]) -> np.ndarray:
+        """(n, 2M, features): the stacked columns and the history's mean."""
+        prior = np.broadcast_to(self._fallback, columns[0].shape)
+        return np.stack([*columns, prior], axis=2)
+
+    def estimate(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        columns = self._knn_features(block.ids)
+        if self._plain:
+            return self._split(columns[0])
+        if self._linear is not None:
+            perf, cost = self._linear.predict(block.vectors)
+            columns.append(np.concatenate([perf, cost], axis=1))
+        perf, cost = self._split(self._combine(columns))
+        return np.clip(perf, 0.0, 1.0), np.clip(cost, 0.0, None)
+
+
+class StackedJoint(Stacked):
+    """``stacked`` across LLMs: each LLM's performance (cost) is a ridge regression on the
+    out-of-sample features of EVERY LLM's performance (cost), standardised, the penalty
+    chosen by efficient leave-one-out cross-validation. How the other LLMs fared on a
+    query's neighbours says how hard the query is, which pools k x M observations per
+    estimate instead of k (a learned, linear item-response model); it pays where LLMs agree
+    on what is hard (many tasks of different difficulty) and costs where the history is too
+    small for M x features weights. ``info``: the chosen penalties."""
+
+    name = "stacked-joint"
+    label = "stacked (joint)"
+
+    def _blocks(self, columns: list[np.ndarray]) -> list[np.ndarray]:
+        """Per quantity (performance, cost): the (n, M x features) design."""
+        m = self.history.m
+        return [np.concatenate([c[:, q] for c in columns], axis=1)
+                for q in (slice(0, m), slice(m, 2 * m))]
+
+    def _combine_fit(self, columns: list[np.ndarray], truth: np.ndarray) -> None:
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        m = self.history.m
+        self._models = [make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+                        .fit(x, truth[:, q]) for x, q in
+                        zip(self._blocks(columns), (slice(0, m), slice(m, 2 * m)), strict=True)]
+        self.info = {f"alpha_{what}": float(model[-1].alpha_)
+                     for what, model in zip(("perf", "cost"), self._models, strict=True)}
+
+    def _combine(self, columns: list[np.ndarray]) -> np.ndarray:
+        n = columns[0].shape[0]
+        return np.concatenate([model.predict(x).reshape(n, -1) for model, x in
+                               zip(self._models, self._blocks(columns), strict=True)], axis=1)
 
 
 # --------------------------------------------------------------------------- ensemble
@@ -450,7 +659,9 @@ class Ensemble(Estimator):
 
 # --------------------------------------------------------------------------- catalogue
 ESTIMATORS: dict[str, type[Estimator]] = {
-    cls.name: cls for cls in (KnnMean, KnnWeighted, KnnShrink, KnnCalibrated, Linear, Ensemble)
+    cls.name: cls
+    for cls in (KnnMean, KnnWeighted, KnnShrink, KnnCalibrated, Linear, Stacked, StackedJoint,
+                Ensemble)
 }
 
 

@@ -777,10 +777,65 @@ def _pivot_note(pivot: Pivot) -> str:
     return text
 
 
+def _run_mean(run: Run, router: str, metric: str) -> float:
+    values = run.values(router, metric)
+    return float(values.mean()) if values.size else math.nan
+
+
+def runs_overview(pivot: Pivot) -> pd.DataFrame:
+    """Per run of the combined table (in its order): what an estimator or index sweep compares.
+    ``copt`` C^_opt's performance; ``best`` the best online router and ``best_relative`` its
+    performance / C^_opt; ``port_relative`` PORT's; the estimates' ``brier``, ``perf_mae`` and
+    ``cost_corr`` (means over LLMs); the index's measured ``recall`` at k. NaN (or "") where a
+    run lacks one."""
+    rows = []
+    for head, rep in zip(pivot.headers, pivot.reports, strict=True):
+        run = rep.run
+        online = [r for r in run.online() if run.values(r, "relative_performance").size]
+        best = max(online, key=lambda r: _run_mean(run, r, "relative_performance"),
+                   default="")
+        measured = (run.manifest.get("index") or {}).get("measured") or {}
+        rows.append({
+            "run": head, "copt": _run_mean(run, catalogue.RELATIVE_TO, "performance"),
+            "best": run.label(best) if best else "",
+            "best_relative": _run_mean(run, best, "relative_performance") if best else math.nan,
+            "port_relative": _run_mean(run, "port", "relative_performance"),
+            "brier": _run_mean(run, "estimates", "brier_mean"),
+            "perf_mae": _run_mean(run, "estimates", "perf_mae_mean"),
+            "cost_corr": _run_mean(run, "estimates", "cost_corr_mean"),
+            "recall": float(measured.get("recall_at_k", math.nan)),
+        })
+    return pd.DataFrame(rows)
+
+
+def _overview_lines(pivot: Pivot) -> list[str]:
+    frame = runs_overview(pivot)
+
+    def num(value: float, fmt: str) -> str:
+        return "-" if value != value else format(value, fmt)
+
+    lines = ["## Per run: C^_opt, the best online router, PORT, estimates and recall", "",
+             "Means over seeds. Relative: performance / C^_opt (approx-opt). Brier, MAE: the "
+             "performance estimates against the true scores; cost corr.: the cost estimates' "
+             "Pearson correlation with the true costs (means over LLMs); recall: the index's "
+             "recall@k.", "",
+             "| run | C^_opt | best online (relative) | PORT (relative) | Brier | perf MAE | "
+             "cost corr. | recall |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for row in frame.itertuples(index=False):
+        best = f"{_md_escape(row.best)} {num(100 * row.best_relative, '.1f')} %" \
+            if row.best else "-"
+        lines.append(f"| {_md_escape(row.run)} | {num(row.copt, '.4g')} | {best} | "
+                     f"{num(100 * row.port_relative, '.1f')} % | {num(row.brier, '.4f')} | "
+                     f"{num(row.perf_mae, '.4f')} | {num(row.cost_corr, '.3f')} | "
+                     f"{num(row.recall, '.4f')} |")
+    return lines
+
+
 def combined_markdown(pivot: Pivot) -> str:
-    """The combined table's Markdown section."""
+    """The combined table's Markdown section, then the per-run overview (``runs_overview``)."""
     table = dataclasses.replace(pivot.table, headers=pivot.headers)
     lines = [f"## {pivot.title}", "", _pivot_note(pivot), ""] + markdown_table(table)
+    lines += ["", *_overview_lines(pivot)]
     return "\n".join(lines) + "\n"
 
 

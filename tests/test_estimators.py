@@ -4,6 +4,8 @@ parameters refused with the valid choices."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +130,65 @@ def test_linear_chooses_its_penalty_by_cross_validation(world):
     assert fixed.info == {}
 
 
+def test_ridge_loo_is_scikit_learns_ridge_cv():
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from routebench.estimators import RIDGE_ALPHAS, ridge_loo
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(120, 8))
+    y = x @ rng.normal(size=(8, 3)) + rng.normal(scale=2.0, size=(120, 3)) + 4.0
+    got, = ridge_loo(x, [y], RIDGE_ALPHAS)
+    want = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y)
+    assert got["alpha"] == want.alpha_
+    np.testing.assert_allclose(got["coef"], want.coef_.T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got["intercept"], want.intercept_, rtol=1e-9)
+    for i in (0, 57, 119):  # the leave-one-out prediction is a refit without the row
+        refit = Ridge(alpha=got["alpha"]).fit(np.delete(x, i, 0), np.delete(y, i, 0))
+        np.testing.assert_allclose(got["loo"][i], refit.predict(x[i : i + 1])[0], rtol=1e-9)
+
+
+def test_stacking_learns_its_combination_out_of_sample(world):
+    _, table, split = world
+    est, _ = _fitted(world, "stacked")
+    # depths 5, 20, 80 (top_k x 1, 4, 16), the ridge, the prior: non-negative weights per column
+    assert est.neighbours(5, 1000) == 80 and est.neighbours(5, 30) == 29  # as deep as a history query sees
+    weights = est.info["weights"]
+    assert weights.shape == (2 * table.m, 3 + 1 + 1) and (weights >= 0).all()
+    assert (weights.sum(axis=1) > 0).all()
+    # stacked on the k-NN mean alone (no deeper neighbours, no ridge): w1 x the k-NN mean +
+    # w2 x the history's mean, per column, with the fitted weights (clipped to the ranges)
+    only, _ = _fitted(world, "stacked", depths=[1], linear=False)
+    w = only.info["weights"]
+    perf, cost = _estimates(world, "stacked", depths=[1], linear=False)
+    knn = np.concatenate(_estimates(world, "knn-mean"), axis=1)
+    both = np.concatenate([table.perf[split.history], table.cost[split.history]], axis=1)
+    want = knn * w[:, 0] + both.mean(axis=0) * w[:, 1]
+    np.testing.assert_allclose(perf, np.clip(want[:, :table.m], 0, 1), atol=1e-12)
+    np.testing.assert_allclose(cost, np.clip(want[:, table.m:], 0, None), atol=1e-15)
+    joint, _ = _fitted(world, "stacked-joint")
+    assert joint.info["alpha_perf"] in (10.0 ** np.arange(-3, 4)).tolist()
+
+
+def test_stacking_on_a_tiny_history_is_the_knn_mean(world):
+    root, table, _ = world
+    tiny = make_split(table.n, table.n - 12, 0)  # 12 history queries: too few to stack on
+    spec = EstimateSpec.from_options(top_k=5, index="flat")
+    built = open_index(table, tiny, spec, data_dir=root, progress=False)
+    rows = np.asarray(tiny.history)
+    history = History(table.perf[rows], table.cost[rows], table.tasks[rows], built, 5,
+                      built.embeddings, rows)
+    stacked, plain = make_estimator("stacked-joint"), make_estimator("knn-mean")
+    stacked.fit(history, estimator_rng(0))
+    plain.fit(history, estimator_rng(0))
+    vectors = np.ascontiguousarray(built.embeddings[np.asarray(tiny.test)[:50]])
+    scores, ids = built.search(vectors, 5)
+    got = stacked.estimate(Block(vectors, ids, scores))
+    want = plain.estimate(Block(vectors, ids, scores))
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
 def test_a_plugin_estimator_runs_through_simulate(world, tmp_path: Path):
     root, _, _ = world
     config = SimConfig(dataset="small", test_size=500, seeds=(0, 1), index="flat",
@@ -224,6 +285,20 @@ def test_runs_report_the_quality_of_their_estimates(world, tmp_path: Path):
     md = run_markdown(build_run_report(load_run(run)))
     assert "Estimates (`knn-shrink`, k = 5) against the true outcomes" in md
     assert "Estimates |" not in md  # a bound row, never a router of the table
+    # two estimators side by side: the combined report's per-run overview
+    other = run_simulation(dataclasses.replace(config, estimator="linear"), data_dir=root,
+                           results_root=tmp_path, progress=False)
+    from routebench.report import build_report, runs_overview
+
+    report = build_report([load_run(run), load_run(other)])
+    overview = runs_overview(report.pivot)
+    assert [h.split(",")[0] for h in overview["run"]] == ["estimator=knn-shrink",
+                                                          "estimator=linear"]
+    brier = whole["brier_mean"].mean()
+    np.testing.assert_allclose(overview["brier"].iloc[0], brier, rtol=1e-12)
+    assert overview["recall"].iloc[0] == 1.0  # the flat index is exact
+    assert (overview["best"] == "PORT").all() and overview["copt"].gt(0).all()
+    assert "## Per run: C^_opt, the best online router" in report.markdown()
 
 
 def test_reliability_curve_by_hand():

@@ -230,19 +230,22 @@ def test_process_pool_runs_every_point(tmp_path: Path, data_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["table1", "budget", "volume", "splits", "deployments",
-                                  "orders"])
+                                  "orders", "estimators", "recall"])
 def test_paper_configs_expand(name: str, tmp_path: Path) -> None:
     io.write_json(tmp_path / "d" / "synthetic" / "card.json",
                   {"n_queries": 36_497, "models": [f"llm{i}" for i in range(11)],
                    "content_hash": "0123456789abcdef"})
     points = expand(load_spec(CONFIGS / f"{name}.yaml"), tmp_path / "d")
     want = {"table1": 1, "budget": 8, "volume": 5, "splits": 10, "deployments": 28,
-            "orders": 1}[name]
+            "orders": 1, "estimators": 8 * 4, "recall": 7}[name]
     assert len(points) == want
     assert all(p.capped_from is None for p in points)
     if name == "orders":
         assert len(points[0].config.seeds) == 100
         assert "batch-split" not in points[0].config.routers
+    if name == "recall":
+        assert [dict(p.config.index_params)["ef_search"] for p in points] == [
+            1, 2, 4, 8, 16, 64, 256]
 
 
 def test_cli_sweep_dry_run_lists_points(tmp_path: Path, data_dir: Path) -> None:
