@@ -206,7 +206,7 @@ ESTIMATOR_CANDIDATES: tuple[tuple[str, int, dict], ...] = (
 )
 #: The synthetic default is 10x the slice: its table runs the paper's estimator and the
 #: candidates that lead elsewhere, not all (the CI's time).
-SYNTHETIC_CANDIDATES = (0, 5, 6, 8)
+SYNTHETIC_CANDIDATES = (0, 5, 8)
 #: The routers of the estimator tables: PORT, ours and C^_opt.
 ESTIMATOR_ROUTERS = ("port", "port-resolve", "dual-descent", "approx-opt")
 #: What issue 13 asks of the best estimator (x knn-mean k = 5).

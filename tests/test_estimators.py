@@ -228,6 +228,11 @@ def test_bad_estimators_and_parameters_are_refused(world):
         make_estimator("knn-weighted", k=3)
     with pytest.raises(EstimatorError, match="is not a routebench.estimators.Estimator"):
         make_estimator("routebench.routers:PortRouter")
+    with pytest.raises(ParamError, match=r"estimator\.depths: must be one or more different "
+                                         r"integers >= 1, got \[1, 0\]"):
+        make_estimator("stacked", depths=[1, 0])
+    with pytest.raises(ParamError, match=r"estimator\.sample: must be at least 16"):
+        make_estimator("stacked-joint", sample=3)
 
 
 def test_the_cli_names_the_estimator_flags(world, monkeypatch):
