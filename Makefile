@@ -37,8 +37,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ## test-slow: the end-to-end suite (CI runs it too)
+# One file per worker, handed out in file order (no reordering by size), so the two longest
+# files, tests/test_docs_estimators.py and tests/test_docs_results.py, start on different
+# workers.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow -n 2 --dist loadfile --durations=10
+	$(BIN)/python -m pytest -q -m slow -n 2 --dist loadfile --no-loadscope-reorder --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check routebench tests bench
