@@ -378,7 +378,7 @@ _LINEAR_SAMPLE = 50_000
 @dataclass(frozen=True)
 class LinearParams:
     """``alpha``: the ridge penalty, or None to choose it per quantity from 1e-3..1e3 by
-    efficient leave-one-out cross-validation (scikit-learn ``RidgeCV``)."""
+    exact leave-one-out error (``ridge_loo``)."""
 
     alpha: float | None = None
 
@@ -552,20 +552,8 @@ class Stacked(_Stacked):
         return np.einsum("ncf,cf->nc", self._with_prior(columns), self._weights)
 
     def _knn_features(self, ids: np.ndarray) -> list[np.ndarray]:
-        """The k-NN means at each depth, from one gather: (n, 2M) each."""
-        valid = ids >= 0
-        gathered = self._both[np.where(valid, ids, 0)]  # (n, K, 2M)
-        gathered[~valid] = 0.0
-        sums = np.cumsum(gathered, axis=1)
-        counts = np.cumsum(valid, axis=1)
-        out = []
-        for k in self._ks:
-            col = min(k, ids.shape[1]) - 1
-            count = counts[:, col]
-            mean = np.divide(sums[:, col], np.maximum(count, 1)[:, None])
-            mean[count == 0] = self._fallback
-            out.append(mean)
-        return out
+        """The k-NN means at each depth (the nearest ``k`` of ``ids``): (n, 2M) each."""
+        return [neighbour_means(self._both, self._fallback, ids[:, :k]) for k in self._ks]
 
     def _with_prior(self, columns: list[np.ndarray]) -> np.ndarray:
         """(n, 2M, features): the stacked columns and the history's mean."""
@@ -586,7 +574,7 @@ class Stacked(_Stacked):
 class StackedJoint(Stacked):
     """``stacked`` across LLMs: each LLM's performance (cost) is a ridge regression on the
     out-of-sample features of EVERY LLM's performance (cost), standardised, the penalty
-    chosen by efficient leave-one-out cross-validation. How the other LLMs fared on a
+    chosen by exact leave-one-out error (``ridge_loo``). How the other LLMs fared on a
     query's neighbours says how hard the query is, which pools k x M observations per
     estimate instead of k (a learned, linear item-response model); it pays where LLMs agree
     on what is hard (many tasks of different difficulty) and costs where the history is too
@@ -602,21 +590,20 @@ class StackedJoint(Stacked):
                 for q in (slice(0, m), slice(m, 2 * m))]
 
     def _combine_fit(self, columns: list[np.ndarray], truth: np.ndarray) -> None:
-        from sklearn.linear_model import RidgeCV
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         m = self.history.m
-        self._models = [make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
-                        .fit(x, truth[:, q]) for x, q in
-                        zip(self._blocks(columns), (slice(0, m), slice(m, 2 * m)), strict=True)]
-        self.info = {f"alpha_{what}": float(model[-1].alpha_)
-                     for what, model in zip(("perf", "cost"), self._models, strict=True)}
+        self._scales, self._fits = [], []
+        for x, q in zip(self._blocks(columns), (slice(0, m), slice(m, 2 * m)), strict=True):
+            scale = x.std(axis=0)
+            scale[scale == 0] = 1.0  # a constant feature: left as it is (the ridge centres it)
+            self._scales.append(scale)
+            self._fits.extend(ridge_loo(x / scale, [truth[:, q]], RIDGE_ALPHAS))
+        self.info = {f"alpha_{what}": fit["alpha"]
+                     for what, fit in zip(("perf", "cost"), self._fits, strict=True)}
 
     def _combine(self, columns: list[np.ndarray]) -> np.ndarray:
-        n = columns[0].shape[0]
-        return np.concatenate([model.predict(x).reshape(n, -1) for model, x in
-                               zip(self._models, self._blocks(columns), strict=True)], axis=1)
+        return np.concatenate([(x / scale) @ fit["coef"] + fit["intercept"] for x, scale, fit
+                               in zip(self._blocks(columns), self._scales, self._fits,
+                                      strict=True)], axis=1)
 
 
 # --------------------------------------------------------------------------- ensemble
